@@ -1,0 +1,57 @@
+"""zoo: a model zoo of residual networks for CIFAR-style image classification.
+
+The Python API mirrors the CLI::
+
+    import zoo
+    model = zoo.build_model("resnet56_v2", num_classes=100)
+    spec = zoo.get_spec("resnet110_v1")      # the network as data
+    zoo.list_models("resnet*_v2")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo.architectures import (
+    Network,
+    NetworkSpec,
+    architectures,
+    build_network,
+    presets,
+    resolve,
+)
+from zoo.blocks import blocks
+from zoo.errors import CheckFailed, ZooError
+
+__version__ = "0.1.0"
+
+
+def get_spec(name: str, **params: Any) -> NetworkSpec:
+    """The spec of a named model (``resnet110_v1``, ``resnet38_v1``, a family), with ``params``
+    overriding the family's parameters."""
+    return resolve(name).spec(**params)
+
+
+def build_model(name: str, **params: Any) -> Network:
+    """A freshly initialised network for a named model (see :func:`get_spec`)."""
+    return build_network(get_spec(name, **params))
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """The documented presets whose names match a wildcard ``pattern``."""
+    return presets.names(pattern)
+
+
+__all__ = [
+    "CheckFailed",
+    "Network",
+    "NetworkSpec",
+    "ZooError",
+    "architectures",
+    "blocks",
+    "build_model",
+    "build_network",
+    "get_spec",
+    "list_models",
+    "presets",
+]

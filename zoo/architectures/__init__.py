@@ -1,0 +1,28 @@
+"""Architectures: family factories that turn parameters into a :class:`NetworkSpec`, presets
+that name parameter sets, and the one builder that turns a spec into a module."""
+
+from zoo.architectures import plain, resnet, vgg  # noqa: F401  (importing registers the built-ins)
+from zoo.architectures.presets import Preset, make_spec, presets, resolve
+from zoo.architectures.registry import architectures
+from zoo.architectures.spec import (
+    BlockSpec,
+    HeadSpec,
+    Network,
+    NetworkSpec,
+    StageSpec,
+    build_network,
+)
+
+__all__ = [
+    "BlockSpec",
+    "HeadSpec",
+    "Network",
+    "NetworkSpec",
+    "Preset",
+    "StageSpec",
+    "architectures",
+    "build_network",
+    "make_spec",
+    "presets",
+    "resolve",
+]

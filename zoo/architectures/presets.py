@@ -1,0 +1,128 @@
+"""Named models: presets (named parameter sets of a family) and names built from a pattern.
+
+``resnet110_v1`` is ``resnet_v1(depth=110)``; ``resnet110_v1_paper`` adds He et al. 2015's
+choices (no conv bias, option A shortcuts); ``resnet164_v2_paper`` He et al. 2016's (bottleneck
+widths 16/32/64, no conv bias, a bare stem conv, the stride on the 3×3). Any valid depth works
+by name (``resnet38_v1``, ``resnet47_v2``, ``plain74``); the listed presets are the documented
+ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from zoo.architectures.depth import NINE_N_PLUS_TWO, SIX_N_PLUS_TWO, STAGES
+from zoo.architectures.registry import architectures
+from zoo.architectures.spec import NetworkSpec
+from zoo.errors import UnknownNameError, ZooError
+from zoo.registry import Registry
+from zoo.validation import check_keywords, raise_for
+
+V1_PAPER: Mapping[str, Any] = {"bias": False, "shortcut": "zero_pad"}
+"""He et al. 2015, Table 6: no conv bias (BN follows), option A shortcuts."""
+
+V2_PAPER: Mapping[str, Any] = {
+    "bias": False,
+    "mid_channels": (16, 32, 64),
+    "stem_norm_act": False,
+    "stride_on": "3x3",
+}
+"""He et al. 2016: bottleneck widths 16/32/64 (×4 out), no conv bias, bare stem, 3×3 stride."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named model: an architecture family and its parameters."""
+
+    name: str
+    arch: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def spec(self, **overrides: Any) -> NetworkSpec:
+        """The network spec, with ``overrides`` (e.g. ``num_classes=100``) on the parameters."""
+        return make_spec(self.arch, {**self.params, **overrides}, self.name)
+
+
+presets: Registry[Preset] = Registry("model")
+
+NAME_PATTERNS: list[tuple[re.Pattern[str], str, Mapping[str, Any], str]] = [
+    (re.compile(r"resnet(\d+)_v1"), "resnet_v1", {}, "ResNet v1, the seed's Keras definition"),
+    (re.compile(r"resnet(\d+)_v1_paper"), "resnet_v1", V1_PAPER, "ResNet v1, He et al. 2015"),
+    (re.compile(r"resnet(\d+)_v2"), "resnet_v2", {}, "ResNet v2, the seed's Keras definition"),
+    (re.compile(r"resnet(\d+)_v2_paper"), "resnet_v2", V2_PAPER, "ResNet v2, He et al. 2016"),
+    (re.compile(r"plain(\d+)"), "plain", {}, "plain net, ResNet v1 without shortcuts"),
+    (re.compile(r"vgg(\d+)"), "vgg", {}, "VGG with BN, CIFAR head"),
+]
+"""Names that resolve to a family and a depth, in the form of the documented presets."""
+
+DOCUMENTED = {
+    "resnet{}_v1": (20, 32, 44, 56, 110, 164, 1202),
+    "resnet{}_v2": (20, 29, 56, 110, 164, 1001),
+    "resnet{}_v1_paper": (20, 32, 44, 56, 110, 1202),
+    "resnet{}_v2_paper": (164, 1001),
+    "plain{}": (20, 32, 44, 56, 110),
+    "vgg{}": (11, 13, 16, 19),
+}
+"""The presets `zoo list` and `zoo audit` show: the seed's table, the papers' and VGG."""
+
+
+def resolve(name: str) -> Preset:
+    """The preset for a model name, a pattern name, or a family name (its defaults)."""
+    if name in presets:
+        return presets.get(name)
+    for pattern, arch, params, description in NAME_PATTERNS:
+        match = pattern.fullmatch(name)
+        if match:
+            return Preset(name, arch, {**params, "depth": int(match[1])}, description)
+    if name in architectures:
+        return Preset(name, name, {}, "the family's defaults")
+    families = tuple(architectures.names())
+    raise UnknownNameError(presets.unknown_name_message(name, extra_names=families))
+
+
+def make_spec(arch: str, params: Mapping[str, Any], name: str) -> NetworkSpec:
+    """Call the family factory ``arch`` with ``params``; errors name ``name`` and the key."""
+    factory = architectures.get(arch)
+    where = f"{name} (architecture {arch!r})"
+    check_keywords(factory, params, where)
+    try:
+        spec = factory(**params)
+    except ValidationError as exc:
+        raise_for(exc, where)
+    except TypeError as exc:  # a plugin factory without validation, called with bad parameters
+        raise ZooError(f"{where}: {exc}") from exc
+    if not isinstance(spec, NetworkSpec):
+        raise ZooError(f"{where}: the factory returned {type(spec).__name__}, not a NetworkSpec")
+    return spec.model_copy(update={"name": name})
+
+
+def formula_depth(arch: str, spec: NetworkSpec) -> tuple[str, int] | None:
+    """The depth a built-in family's formula gives for ``spec``, counted from its stages."""
+    blocks = sum(stage.repeat for stage in spec.stages if stage.block != "max_pool")
+    if arch in ("resnet_v1", "plain"):
+        units = 2 if arch == "plain" else 1
+        n = blocks // (STAGES * units)
+        return f"6n+2, n={n}", SIX_N_PLUS_TWO.depth(n)
+    if arch == "resnet_v2":
+        n = blocks // STAGES
+        return f"9n+2, n={n}", NINE_N_PLUS_TWO.depth(n)
+    if arch == "vgg":
+        linear = len(spec.head.hidden) + 1
+        return f"{blocks} conv + {linear} linear", blocks + linear
+    return None
+
+
+def _register_documented() -> None:
+    for template, depths in DOCUMENTED.items():
+        for depth in depths:
+            preset = resolve(template.format(depth))
+            presets.add(preset.name, preset)
+
+
+_register_documented()

@@ -1,0 +1,118 @@
+"""The conv-norm-activation unit every built-in block is made of: the seed's ``resnet_layer``.
+
+The seed's ``resnet_layer(num_filters, kernel_size, strides, activation, batch_normalization,
+conv_first)`` is conv → BN → activation when ``conv_first`` (post-activation, ResNet v1) and
+BN → activation → conv otherwise (pre-activation, ResNet v2, He et al. 2016). Each of the three
+parts can be switched off. The seed's eqs. (1)–(7) are the conv, the batch normalisation and the
+activation; its convolutions use ``padding="same"`` and carry a bias.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Literal
+
+from pydantic import PositiveInt, validate_call
+from timm.layers import create_act_layer
+from torch import nn
+
+from zoo.blocks.registry import blocks
+from zoo.errors import ZooError
+
+Order = Literal["post", "pre"]
+"""``post``: conv → norm → act (v1, the seed's ``conv_first=True``); ``pre``: norm → act → conv."""
+
+
+def make_activation(name: str | None) -> nn.Module | None:
+    """An activation module from its timm name (``relu``, ``silu``, ``gelu``, ...), or None."""
+    try:
+        return create_act_layer(name, inplace=True)
+    except KeyError as exc:
+        raise ZooError(f"unknown activation {name!r}; timm knows e.g. relu, silu, gelu") from exc
+
+
+class ConvNormAct(nn.Sequential):
+    """conv → BN → activation, or BN → activation → conv (the seed's ``resnet_layer``).
+
+    Children are named ``conv``, ``norm`` and ``act`` so that a summary shows what each is. With
+    ``order="pre"`` the norm sees the *input* channels, as in the seed's v2.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: int = 3,
+        stride: int = 1,
+        bias: bool = True,
+        norm: bool = True,
+        activation: str | None = "relu",
+        order: Order = "post",
+    ) -> None:
+        conv = nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=kernel_size // 2,
+            bias=bias,
+        )
+        norm_channels = out_channels if order == "post" else in_channels
+        parts: dict[str, nn.Module] = {}
+        if order == "pre":
+            parts |= _norm_act(norm_channels, norm, activation)
+            parts["conv"] = conv
+        else:
+            parts["conv"] = conv
+            parts |= _norm_act(norm_channels, norm, activation)
+        super().__init__(OrderedDict(parts))
+
+
+def _norm_act(channels: int, norm: bool, activation: str | None) -> dict[str, nn.Module]:
+    parts: dict[str, nn.Module] = {}
+    if norm:
+        parts["norm"] = nn.BatchNorm2d(channels)
+    act = make_activation(activation)
+    if act is not None:
+        parts["act"] = act
+    return parts
+
+
+@blocks.register("conv_bn_relu")
+@validate_call
+def conv_bn_relu(
+    in_channels: PositiveInt,
+    out_channels: PositiveInt,
+    *,
+    stride: PositiveInt = 1,
+    kernel_size: PositiveInt = 3,
+    bias: bool = True,
+    norm: bool = True,
+    activation: str | None = "relu",
+    order: Order = "post",
+) -> nn.Module:
+    """The seed's ``resnet_layer``: one conv with optional BN and activation, in either order."""
+    return ConvNormAct(
+        in_channels,
+        out_channels,
+        kernel_size=kernel_size,
+        stride=stride,
+        bias=bias,
+        norm=norm,
+        activation=activation,
+        order=order,
+    )
+
+
+@blocks.register("max_pool")
+@validate_call
+def max_pool(
+    in_channels: PositiveInt, out_channels: PositiveInt, *, stride: PositiveInt = 2
+) -> nn.Module:
+    """A ``stride``×``stride`` max pooling, the downsampling step between VGG's conv groups."""
+    if in_channels != out_channels:
+        raise ZooError(
+            f"max_pool keeps the channel count, but was asked for {in_channels} → {out_channels}"
+        )
+    return nn.MaxPool2d(kernel_size=stride, stride=stride)
