@@ -61,7 +61,7 @@ class Registry(Generic[T]):
         self._discovered = group is None
 
     def register(self, name: str | None = None) -> Callable[[T], T]:
-        """Decorator for built-ins: ``@blocks.register("bottleneck")`` (default: the object's name)."""
+        """Decorator for built-ins: ``@blocks.register("bottleneck")``; default: the object name."""
 
         def decorate(obj: T) -> T:
             self.add(name or obj.__name__, obj)
