@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib.metadata
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -48,6 +49,11 @@ class BrokenEntry:
     name: str
     origin: str
     error: str
+
+
+def _natural(name: str) -> list[str | int]:
+    """Sort key that puts resnet20 before resnet110."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 class Registry(Generic[T]):
@@ -107,9 +113,9 @@ class Registry(Generic[T]):
         return name in self._entries
 
     def names(self, pattern: str = "*") -> list[str]:
-        """Registered names matching a wildcard ``pattern`` (fnmatch), sorted."""
+        """Registered names matching a wildcard ``pattern`` (fnmatch), in natural order."""
         self._discover()
-        return sorted(n for n in self._entries if fnmatch.fnmatchcase(n, pattern))
+        return sorted((n for n in self._entries if fnmatch.fnmatchcase(n, pattern)), key=_natural)
 
     def entries(self, pattern: str = "*") -> Iterator[Entry[T]]:
         """Entries matching ``pattern``, sorted by name."""

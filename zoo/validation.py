@@ -84,7 +84,8 @@ def _walk(location: tuple[str | int, ...], root: type[BaseModel] | None):
     current: Any = root
     for part in location:
         options = _models_in(current)
-        if isinstance(part, str) and options and not any(part in m.model_fields for m in options):
+        union = len(options) > 1
+        if isinstance(part, str) and union and not any(part in m.model_fields for m in options):
             yield part, _TAG  # a discriminated-union tag, not a key the user wrote
             continue
         yield part, current

@@ -160,9 +160,11 @@ def build_block(spec: BlockSpec, in_channels: int, stride: int, where: str) -> n
 
 
 def he_normal_(network: nn.Module) -> None:
-    """Keras ``he_normal`` for conv and linear weights, zero biases (the seed's initialisers)."""
+    """Keras ``he_normal`` for conv and linear weights, zero biases (the seed's initialisers).
+
+    Weights on the meta device hold no values, so there is nothing to initialise."""
     for module in network.modules():
-        if isinstance(module, nn.Conv2d | nn.Linear):
+        if isinstance(module, nn.Conv2d | nn.Linear) and not module.weight.is_meta:
             variance_scaling_(module.weight, HE_NORMAL_SCALE, "fan_in", "truncated_normal")
             if module.bias is not None:
                 nn.init.zeros_(module.bias)

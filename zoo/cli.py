@@ -1,0 +1,267 @@
+"""The ``zoo`` command: parse arguments, call the library, print with rich.
+
+Exit codes (design.md): 0 success; 1 a check or job failed; 2 bad input, reported as one line on
+stderr without a traceback (``--debug`` shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from zoo.errors import CheckFailed, ZooError
+
+console = Console()
+errors = Console(stderr=True)
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Any]:
+    def register(function: Callable[[argparse.Namespace], int]) -> Any:
+        COMMANDS[name] = function
+        return function
+
+    return register
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``zoo`` with ``argv``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.showwarning = _one_line_warning
+    try:
+        return COMMANDS[args.handler](args)
+    except ZooError as exc:
+        if args.debug:
+            raise
+        errors.print(f"zoo: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except CheckFailed as exc:
+        errors.print(f"zoo: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        errors.print("zoo: interrupted")
+        return 130
+
+
+def _one_line_warning(message: Any, category: Any, *_: Any, **__: Any) -> None:
+    errors.print(f"zoo: warning: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zoo", description="A model zoo of residual networks for CIFAR-style data."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = sub.add_parser("list", help="list blocks, architectures or recipes")
+    listing.add_argument(
+        "what", nargs="?", default="all", choices=["all", "blocks", "architectures", "recipes"]
+    )
+    listing.add_argument("pattern", nargs="?", default="*", help="wildcard, e.g. 'resnet*_v2'")
+    listing.set_defaults(handler="list")
+
+    summary = sub.add_parser("summarize", help="layers, parameters, depth and MACs of a network")
+    summary.add_argument("model", metavar="NAME|RECIPE", help="a model name or a recipe file")
+    summary.add_argument("--input-size", type=_input_size, default=(3, 32, 32), metavar="C,H,W")
+    summary.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_set(summary)
+    summary.set_defaults(handler="summarize")
+
+    audit = sub.add_parser("audit", help="check every preset against the documented table")
+    audit.add_argument("pattern", nargs="?", default="*", help="wildcard over preset names")
+    audit.add_argument("--json", action="store_true", help="print one JSON object")
+    audit.add_argument("--reference", type=Path, help="another table in reference.toml's format")
+    audit.set_defaults(handler="audit")
+
+    recipe = sub.add_parser("recipe", help="work with recipes")
+    recipe_sub = recipe.add_subparsers(dest="recipe_command", required=True, metavar="COMMAND")
+    show = recipe_sub.add_parser("show", help="print the resolved recipe")
+    show.add_argument("recipe", metavar="RECIPE")
+    _add_set(show)
+    show.set_defaults(handler="recipe show")
+    return parser
+
+
+def _add_set(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe key, e.g. --set train.epochs=3 (the value is TOML)",
+    )
+
+
+def _input_size(text: str) -> tuple[int, int, int]:
+    try:
+        channels, height, width = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected C,H,W such as 3,32,32, got {text!r}") from None
+    if min(channels, height, width) < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
+    return channels, height, width
+
+
+def load_recipe_arg(name_or_path: str, overrides: Sequence[str]):
+    """A recipe from a CLI argument: a path or a recipe name, with ``--set`` overrides."""
+    from zoo.recipe import load_recipe, locate_recipe
+
+    return load_recipe(locate_recipe(name_or_path), overrides)
+
+
+def is_recipe_arg(text: str) -> bool:
+    """A recipe file or recipe name rather than a model name."""
+    from zoo.recipe import find_recipes
+
+    path = Path(text)
+    return path.suffix == ".toml" or path.exists() or any(r.name == text for r in find_recipes())
+
+
+@command("list")
+def list_command(args: argparse.Namespace) -> int:
+    from zoo.architectures import architectures, presets
+    from zoo.blocks import blocks
+    from zoo.recipe import find_recipes
+
+    shown = ["blocks", "architectures", "recipes"] if args.what == "all" else [args.what]
+    if "blocks" in shown:
+        table = _table("Blocks", "name", "origin", "what it is")
+        for entry in blocks.entries(args.pattern):
+            table.add_row(entry.name, entry.origin, _first_line(entry.obj))
+        _add_broken(table, blocks.broken())
+        console.print(table)
+    if "architectures" in shown:
+        table = _table("Architectures", "name", "kind", "origin", "what it is")
+        for entry in architectures.entries(args.pattern):
+            table.add_row(entry.name, "family", entry.origin, _first_line(entry.obj))
+        for entry in presets.entries(args.pattern):
+            preset = entry.obj
+            table.add_row(preset.name, f"preset of {preset.arch}", entry.origin, preset.description)
+        _add_broken(table, architectures.broken())
+        console.print(table)
+    if "recipes" in shown:
+        table = _table("Recipes", "name", "origin", "path")
+        for recipe in find_recipes(args.pattern):
+            table.add_row(recipe.name, recipe.origin, str(recipe.path))
+        console.print(table)
+    return 0
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _add_broken(table: Table, broken: Sequence[Any]) -> None:
+    for entry in broken:
+        cells = [entry.name, entry.origin, f"[red]failed to load: {entry.error}[/red]"]
+        cells[1:1] = [""] * (len(table.columns) - len(cells))
+        table.add_row(*cells)
+
+
+def _first_line(obj: Any) -> str:
+    return (getattr(obj, "__doc__", None) or "").strip().split("\n")[0].replace("``", "")
+
+
+@command("summarize")
+def summarize_command(args: argparse.Namespace) -> int:
+    import torch
+
+    from zoo.architectures import build_network, resolve
+    from zoo.inspect import summarize
+    from zoo.inspect.report import comparison_lines, summary_table
+
+    reference_name = None
+    if is_recipe_arg(args.model):
+        recipe = load_recipe_arg(args.model, args.overrides)
+        spec = recipe.network_spec()
+        if getattr(recipe.model, "preset", None) and not recipe.model.model_extra:
+            reference_name = recipe.model.preset
+        where = recipe.source
+    else:
+        if args.overrides:
+            raise ZooError("--set needs a recipe; for a model name, write a recipe")
+        spec = resolve(args.model).spec()
+        reference_name = args.model
+        where = args.model
+    try:
+        with torch.device("meta"):
+            network = build_network(spec)
+    except ZooError as exc:
+        raise ZooError(f"{where}: {exc}") from exc
+    if args.input_size[0] != spec.in_channels:
+        raise ZooError(
+            f"--input-size has {args.input_size[0]} channels, but {spec.name} takes "
+            f"{spec.in_channels}"
+        )
+    try:
+        summary = summarize(network, args.input_size, name=spec.name)
+    except RuntimeError as exc:
+        raise ZooError(f"{spec.name} cannot take input {args.input_size}: {exc}") from exc
+    if args.json:
+        print(json.dumps(summary.to_json()))
+        return 0
+    console.print(summary_table(summary))
+    for line in comparison_lines(summary, reference_name):
+        console.print(line)
+    return 0
+
+
+@command("audit")
+def audit_command(args: argparse.Namespace) -> int:
+    from zoo.inspect import audit, load_reference
+    from zoo.inspect.report import audit_table
+
+    results = audit(args.pattern, load_reference(args.reference))
+    failed = [result.name for result in results if not result.ok]
+    if args.json:
+        print(json.dumps({"ok": not failed, "presets": [r.to_json() for r in results]}))
+    else:
+        console.print(audit_table(results))
+        for result in results:
+            for note in result.notes:
+                console.print(f"[yellow]note:[/yellow] {note}")
+            for check in result.checks:
+                if not check.ok:
+                    console.print(
+                        f"[red]FAIL[/red] {result.name}: {check.what} is {check.actual}, "
+                        f"{check.source} says {check.expected}"
+                    )
+    if failed:
+        raise CheckFailed(
+            f"audit: {len(failed)} of {len(results)} presets failed: " + ", ".join(failed)
+        )
+    if not args.json:
+        console.print(
+            f"[green]audit: all {len(results)} presets match the documented table[/green]"
+        )
+    return 0
+
+
+@command("recipe show")
+def recipe_show_command(args: argparse.Namespace) -> int:
+    import torch
+
+    recipe = load_recipe_arg(args.recipe, args.overrides)
+    with torch.device("meta"):
+        recipe.build()
+    print(recipe.to_toml(), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""rich renderings of summaries and audits, for the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group
+from rich.table import Table
+
+from zoo.inspect.audit import PresetAudit, count_checks, load_reference
+from zoo.inspect.summary import Summary
+
+
+def summary_table(summary: Summary) -> Group:
+    """One row per executed layer, then the totals."""
+    layers = Table(
+        title=f"{summary.name}  input {_shape(summary.input_size)}", title_justify="left"
+    )
+    for column, justify in (
+        ("layer", "left"),
+        ("type", "left"),
+        ("output", "right"),
+        ("params", "right"),
+    ):
+        layers.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for layer in summary.layers:
+        layers.add_row(layer.name, layer.type, _shape(layer.output_shape[1:]), f"{layer.params:,}")
+    totals = Table(show_header=False, box=None)
+    totals.add_column(justify="left")
+    totals.add_column(justify="right")
+    totals.add_row("Total params", f"{summary.total:,}")
+    totals.add_row("Trainable params", f"{summary.trainable:,}")
+    totals.add_row("Non-trainable params", f"{summary.non_trainable:,}")
+    totals.add_row("Depth (weighted layers)", str(summary.depth))
+    if summary.macs is not None:
+        totals.add_row("MACs per image", f"{summary.macs:,} ({summary.macs / 1e6:.2f} M)")
+    return Group(layers, totals)
+
+
+def comparison_lines(summary: Summary, reference_name: str | None) -> list[str]:
+    """How the network compares with the documented table."""
+    if reference_name is None:
+        return ["Documented table: this network is not a preset, so there is nothing to compare."]
+    reference = load_reference()
+    checks = list(count_checks(reference_name, summary, reference))
+    macs = reference.get("macs", {}).get(reference_name)
+    if not checks and macs is None:
+        return [f"Documented table: no figures for {reference_name}."]
+    lines = []
+    for check in checks:
+        mark = "[green]matches[/green]" if check.ok else "[red]DIFFERS from[/red]"
+        lines.append(
+            f"Documented table: {check.what} {check.actual} {mark} {check.source} "
+            f"({check.expected})"
+        )
+    if macs is not None and summary.macs is not None:
+        close = abs(summary.macs - macs) <= 0.005e6
+        mark = "[green]matches[/green]" if close else "[red]DIFFERS from[/red]"
+        lines.append(f"Documented table: MACs {summary.macs / 1e6:.2f} M {mark} {macs / 1e6:.2f} M")
+    return lines
+
+
+def audit_table(results: Sequence[PresetAudit]) -> Table:
+    """One row per preset: measured figures, where the expected ones came from, the verdict."""
+    table = Table(title="zoo audit: presets against the documented table", title_justify="left")
+    table.add_column("preset")
+    for column in ("depth", "total", "trainable", "non-trainable"):
+        table.add_column(column, justify="right")
+    table.add_column("depth rule")
+    table.add_column("counts from")
+    table.add_column("result")
+    for result in results:
+        formulas = [c.source.removeprefix("formula ") for c in result.checks if c.what == "depth"]
+        counts = sorted({c.source for c in result.checks if c.what.endswith("params")})
+        verdict = "[green]pass[/green]" if result.ok else "[red]FAIL[/red]"
+        table.add_row(
+            result.name,
+            str(result.depth),
+            f"{result.total:,}",
+            f"{result.trainable:,}",
+            f"{result.non_trainable:,}",
+            next((f for f in formulas if f != "the name"), "the name"),
+            ", ".join(counts) or "-",
+            verdict,
+        )
+    return table
+
+
+def _shape(shape: Sequence[int]) -> str:
+    return "×".join(map(str, shape))

@@ -1,0 +1,285 @@
+"""Recipes: TOML files that describe a network and an experiment, validated by pydantic.
+
+Loading a recipe is one direction of flow (design.md): read the TOML (``tomllib``), merge the
+files it ``extends`` (paths relative to the file, deepest first, a cycle is an error), apply
+``--set a.b=c`` overrides (the value is parsed as TOML; a bare word that is not TOML is a string),
+then validate strictly — an unknown key names the file, the key path and the valid keys.
+
+The ``[model]`` table has one of three forms:
+
+- a preset: ``model = "resnet56_v2"``, or ``[model] preset = "resnet56_v2"`` plus parameter
+  overrides such as ``num_classes = 100``;
+- a family with its parameters: ``[model] arch = "resnet_v2"``, ``depth = 56``;
+- the network spelled out: ``[model.stem]``, ``[[model.stages]]``, ``[model.head]`` — a
+  :class:`~zoo.architectures.NetworkSpec`.
+
+A recipe names only registered things: nothing in it can make zoo import code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import tomli_w
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationError,
+    field_validator,
+)
+
+from zoo.architectures import Network, NetworkSpec, build_network, make_spec, resolve
+from zoo.data import DataConfig
+from zoo.errors import ZooError
+from zoo.registry import Registry
+from zoo.train.config import OptimConfig, ScheduleConfig, TrainConfig
+from zoo.validation import describe, dotted
+
+RESERVED_FOR_INHERITANCE = "extends"
+
+
+class PresetModel(BaseModel):
+    """``[model] preset = "resnet56_v2"``; other keys override the family's parameters."""
+
+    model_config = ConfigDict(extra="allow")
+
+    preset: str = Field(description="a model name (`zoo list architectures`)")
+
+
+class FamilyModel(BaseModel):
+    """``[model] arch = "resnet_v2"``; other keys are the family's parameters (``depth``...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    arch: str = Field(description="an architecture family (`zoo list architectures`)")
+
+
+def _model_form(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if not isinstance(value, Mapping):
+        return None
+    if "preset" in value:
+        return "preset"
+    if "arch" in value:
+        return "arch"
+    if "stages" in value or "stem" in value:
+        return "explicit"
+    return None
+
+
+ModelSection = Annotated[
+    Annotated[PresetModel, Tag("preset")]
+    | Annotated[FamilyModel, Tag("arch")]
+    | Annotated[NetworkSpec, Tag("explicit")],
+    Discriminator(
+        _model_form,
+        custom_error_type="model_form",
+        custom_error_message=(
+            'give a preset (model = "resnet56_v2"), a family (arch = "resnet_v2", depth = 56) '
+            "or the network spelled out ([model.stem], [[model.stages]])"
+        ),
+    ),
+]
+
+
+class Recipe(BaseModel):
+    """A whole recipe: the model, and the data, optimiser, schedule and loop of its training."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("", description="the run's name (default: the file's name)")
+    description: str = Field("", description="free text")
+    model: ModelSection = Field(description="the network: a preset, a family, or a spec")
+    data: DataConfig = Field(default_factory=DataConfig, description="the data set")
+    optim: OptimConfig = Field(default_factory=OptimConfig, description="the optimiser")
+    schedule: ScheduleConfig = Field(
+        default_factory=ScheduleConfig, description="the learning-rate schedule"
+    )
+    train: TrainConfig = Field(default_factory=TrainConfig, description="the training loop")
+
+    _source: str = PrivateAttr("recipe")
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _preset_shorthand(cls, value: Any) -> Any:
+        return {"preset": value} if isinstance(value, str) else value
+
+    @property
+    def source(self) -> str:
+        """The file the recipe came from, for messages."""
+        return self._source
+
+    def network_spec(self) -> NetworkSpec:
+        """The :class:`NetworkSpec` of ``[model]``, in any of its three forms."""
+        model = self.model
+        try:
+            if isinstance(model, NetworkSpec):
+                return model.model_copy(update={"name": self.name or model.name})
+            options = dict(model.model_extra or {})
+            if isinstance(model, PresetModel):
+                return resolve(model.preset).spec(**options)
+            return make_spec(model.arch, options, self.name or model.arch)
+        except ZooError as exc:
+            raise ZooError(f"{self.source}: model: {exc}") from exc
+
+    def build(self) -> Network:
+        """The network of ``[model]``, freshly initialised; errors name the recipe file."""
+        spec = self.network_spec()
+        try:
+            return build_network(spec)
+        except ZooError as exc:
+            raise ZooError(f"{self.source}: {exc}") from exc
+
+    def to_toml(self) -> str:
+        """The resolved recipe as TOML: every key, defaults included (``zoo recipe show``)."""
+        return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))
+
+
+def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
+    """Read, merge, override and validate the recipe at ``path``."""
+    path = Path(path)
+    data = read_with_extends(path)
+    if isinstance(data.get("model"), str):
+        data["model"] = {"preset": data["model"]}
+    set_keys = []
+    for override in overrides:
+        keys, value = parse_override(override)
+        apply_override(data, keys, value, override)
+        set_keys.append(".".join(keys))
+    data.setdefault("name", path.stem)
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise ZooError(_validation_message(exc, path, set_keys)) from exc
+    recipe._source = str(path)
+    return recipe
+
+
+def read_with_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The TOML at ``path`` merged over the files it ``extends`` (a string or a list)."""
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " → ".join(str(p) for p in (*chain, resolved))
+        raise ZooError(f"{chain[-1]}: extends makes a cycle: {cycle}")
+    data = read_toml(path)
+    parents = data.pop(RESERVED_FOR_INHERITANCE, [])
+    if isinstance(parents, str):
+        parents = [parents]
+    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        raise ZooError(f"{path}: extends: give a file name or a list of file names")
+    merged: dict[str, Any] = {}
+    for parent in parents:
+        merged = deep_merge(merged, read_with_extends(path.parent / parent, (*chain, resolved)))
+    return deep_merge(merged, data)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """One TOML file; a missing or malformed file is a :class:`ZooError` (with the line)."""
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError as exc:
+        raise ZooError(f"{path}: no such recipe file") from exc
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ZooError(f"{path}: cannot read the recipe: {exc}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ZooError(f"{path}: invalid TOML: {exc}") from exc
+
+
+def deep_merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    """``child`` over ``base``: tables merge key by key, any other value replaces."""
+    merged = dict(base)
+    for key, value in child.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.epochs=3"`` → (["train", "epochs"], 3). The value is TOML, else a string."""
+    key, sep, raw = text.partition("=")
+    keys = key.strip().split(".")
+    if not sep or not all(keys):
+        raise ZooError(f"--set {text}: expected KEY.PATH=VALUE, e.g. --set train.epochs=3")
+    try:
+        value = tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return keys, value
+
+
+def apply_override(data: dict[str, Any], keys: Iterable[str], value: Any, text: str) -> None:
+    """Set ``value`` at the key path, creating tables on the way."""
+    *tables, last = list(keys)
+    target = data
+    for key in tables:
+        target = target.setdefault(key, {})
+        if not isinstance(target, dict):
+            raise ZooError(f"--set {text}: {key} is a value, not a table")
+    target[last] = value
+
+
+def _validation_message(exc: ValidationError, path: Path, set_keys: list[str]) -> str:
+    error = exc.errors()[0]
+    message = f"{path}: {describe(error, Recipe)}"
+    if dotted(tuple(error["loc"]), Recipe) in set_keys:
+        message += " (from --set)"
+    count = len(exc.errors())
+    if count > 1:
+        message += f" (and {count - 1} more problem{'s' if count > 2 else ''})"
+    return message
+
+
+RECIPE_DIR = Path("recipes")
+"""Where ``zoo list recipes`` and recipe names look first: ``./recipes/*.toml``."""
+
+recipe_collections: Registry[Any] = Registry("recipe collection", group="zoo.recipes")
+"""Plugin packages that ship recipes: an entry point in ``zoo.recipes`` names a package whose
+``*.toml`` files are recipes."""
+
+
+@dataclass(frozen=True)
+class RecipeFile:
+    """A recipe found by name: where it is and who ships it."""
+
+    name: str
+    path: Path
+    origin: str
+
+
+def find_recipes(pattern: str = "*") -> list[RecipeFile]:
+    """Recipes in ``./recipes`` and in plugin packages, matching ``pattern``; local ones first."""
+    found = [RecipeFile(p.stem, p, str(RECIPE_DIR)) for p in sorted(RECIPE_DIR.glob("*.toml"))]
+    for entry in recipe_collections.entries():
+        folder = Path(str(resources.files(entry.obj)))
+        found += [RecipeFile(p.stem, p, entry.origin) for p in sorted(folder.glob("*.toml"))]
+    return [r for r in found if fnmatch.fnmatchcase(r.name, pattern)]
+
+
+def locate_recipe(name_or_path: str) -> Path:
+    """A recipe file: an existing path, or the name of a recipe from :func:`find_recipes`."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix == ".toml":
+        return path
+    for recipe in find_recipes():
+        if recipe.name == name_or_path:
+            return recipe.path
+    names = [r.name for r in find_recipes()]
+    close = difflib.get_close_matches(name_or_path, names, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ZooError(f"no recipe file or recipe named {name_or_path!r}{hint}")

@@ -1,0 +1,104 @@
+"""The training tables of a recipe: ``[optim]``, ``[schedule]`` and ``[train]``.
+
+Defaults are the paper's recipe (He et al. 2015, CIFAR-10): SGD, lr 0.1, momentum 0.9, weight
+decay 1e-4, batch 128, lr ÷10 at 50% and 75% of training. ``recipes/resnet29_v2.toml`` spells out
+the seed's instead (Adam, its step schedule and plateau, L2 on conv kernels, batch 32).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
+
+
+class OptimConfig(BaseModel):
+    """The optimiser (``torch.optim``) and what weight decay applies to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Literal["sgd", "adam", "adamw"] = Field("sgd", description="torch.optim optimiser")
+    lr: PositiveFloat = Field(0.1, description="base learning rate")
+    momentum: NonNegativeFloat = Field(0.9, description="SGD momentum")
+    nesterov: bool = Field(False, description="SGD Nesterov momentum")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam/AdamW betas")
+    weight_decay: NonNegativeFloat = Field(
+        1e-4,
+        description=(
+            "torch's weight decay (gradient += wd·w). Keras' l2(c) adds c·w² to the loss, "
+            "so it equals weight_decay = 2c"
+        ),
+    )
+    decay_on: Literal["all", "weights", "conv"] = Field(
+        "all",
+        description=(
+            "which parameters decay: all (the paper), conv and linear weights but no biases or "
+            "BN, or conv kernels only (the seed's kernel_regularizer)"
+        ),
+    )
+
+
+class PlateauConfig(BaseModel):
+    """Keras/torch ReduceLROnPlateau on the validation loss."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    factor: PositiveFloat = Field(0.31622776601683794, description="lr multiplier (seed: √0.1)")
+    patience: PositiveInt = Field(5, description="epochs without improvement before reducing")
+    min_lr: NonNegativeFloat = Field(0.5e-6, description="lower bound on the lr")
+
+
+class WarmupConfig(BaseModel):
+    """A constant low lr for the first steps: He et al. 2015 train ResNet-110 at 0.01 first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lr: PositiveFloat = Field(0.01, description="the warm-up learning rate")
+    steps: PositiveInt = Field(400, description="optimiser steps at that rate (paper: ~400)")
+
+
+class ScheduleConfig(BaseModel):
+    """How the learning rate changes over training."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Literal["constant", "steps", "cosine", "onecycle"] = Field(
+        "steps", description="constant, piecewise steps, cosine annealing, or one-cycle"
+    )
+    milestones: list[float] = Field(
+        [0.5, 0.75],
+        description="for steps: where the lr changes, in units of milestones_unit",
+    )
+    milestones_unit: Literal["fraction", "epoch"] = Field(
+        "fraction",
+        description="fraction: of the epochs (paper: 0.5, 0.75); epoch: after that many epochs",
+    )
+    factors: list[PositiveFloat] = Field(
+        [0.1, 0.01], description="for steps: the lr multiplier from each milestone on"
+    )
+    min_lr: NonNegativeFloat = Field(0.0, description="for cosine: the final lr")
+    plateau: PlateauConfig | None = Field(None, description="also reduce on a val-loss plateau")
+    warmup: WarmupConfig | None = Field(None, description="a low constant lr first")
+
+
+class TrainConfig(BaseModel):
+    """The training loop."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: PositiveInt = Field(164, description="passes over the training set")
+    batch_size: PositiveInt = Field(128, description="images per optimiser step (per process)")
+    seed: int = Field(0, description="seeds torch, the data order and augmentation")
+    deterministic: bool = Field(
+        False, description="deterministic kernels: two CPU runs give bit-identical weights"
+    )
+    device: str = Field("auto", description="auto (CUDA, then MPS, then CPU), or a torch device")
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto", description="auto: bf16 autocast where the device supports it, else fp32"
+    )
+    channels_last: Literal["auto", "on", "off"] = Field(
+        "auto", description="NHWC memory format; auto: on where it is faster (CUDA, CPU)"
+    )
+    compile: bool = Field(False, description="torch.compile the model")
+    label_smoothing: NonNegativeFloat = Field(0.0, le=1.0, description="cross-entropy smoothing")
+    sync_batchnorm: bool = Field(False, description="SyncBatchNorm under torch.distributed")
