@@ -95,7 +95,7 @@ def make_spec(arch: str, params: Mapping[str, Any], name: str) -> NetworkSpec:
         spec = factory(**params)
     except ValidationError as exc:
         raise_for(exc, where)
-    except TypeError as exc:  # a plugin factory without validation, called with bad parameters
+    except (TypeError, ValueError) as exc:  # a plugin factory without pydantic validation
         raise ZooError(f"{where}: {exc}") from exc
     if not isinstance(spec, NetworkSpec):
         raise ZooError(f"{where}: the factory returned {type(spec).__name__}, not a NetworkSpec")

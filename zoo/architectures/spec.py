@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
-from timm.layers.weight_init import variance_scaling_
 from torch import nn
 
 from zoo.blocks import blocks
@@ -23,6 +22,10 @@ from zoo.validation import check_keywords, raise_for
 HE_NORMAL_SCALE = 2.0
 """Keras ``he_normal`` = VarianceScaling(scale=2, mode="fan_in", truncated normal): the seed's
 ``kernel_initializer`` for every conv and the classifier (He et al. 2015b, eq. 10)."""
+
+TRUNCATED_NORMAL_STD = 0.87962566103423978
+"""The standard deviation of a unit normal truncated to ±2: Keras divides by it so that the
+truncated samples keep the intended variance."""
 
 
 class BlockSpec(BaseModel):
@@ -165,6 +168,8 @@ def he_normal_(network: nn.Module) -> None:
     Weights on the meta device hold no values, so there is nothing to initialise."""
     for module in network.modules():
         if isinstance(module, nn.Conv2d | nn.Linear) and not module.weight.is_meta:
-            variance_scaling_(module.weight, HE_NORMAL_SCALE, "fan_in", "truncated_normal")
+            fan_in = module.weight[0].numel()
+            std = (HE_NORMAL_SCALE / fan_in) ** 0.5 / TRUNCATED_NORMAL_STD
+            nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import NonNegativeFloat, PositiveInt, validate_call
-from torchvision.models.vgg import cfgs as torchvision_vgg_layouts
 
 from zoo.architectures.registry import architectures
 from zoo.architectures.spec import HeadSpec, NetworkSpec, StageSpec
@@ -34,6 +33,8 @@ def vgg(
     dropout: NonNegativeFloat = 0.5,
 ) -> NetworkSpec:
     """VGG with BN: runs of 3×3 conv-BN-ReLU separated by max-pools, then the head."""
+    from torchvision.models.vgg import cfgs as torchvision_vgg_layouts  # seconds: import on use
+
     stages: list[StageSpec] = []
     channels = in_channels
     for item in torchvision_vgg_layouts[LAYOUT_OF_DEPTH[depth]]:

@@ -13,7 +13,6 @@ from collections import OrderedDict
 from typing import Literal
 
 from pydantic import PositiveInt, validate_call
-from timm.layers import create_act_layer
 from torch import nn
 
 from zoo.blocks.registry import blocks
@@ -23,12 +22,38 @@ Order = Literal["post", "pre"]
 """``post``: conv → norm → act (v1, the seed's ``conv_first=True``); ``pre``: norm → act → conv."""
 
 
+TORCH_ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "relu6": nn.ReLU6,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "mish": nn.Mish,
+    "hard_swish": nn.Hardswish,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+}
+"""The common activations, straight from torch.nn. Other names are looked up in timm, which is
+imported only then: importing timm takes seconds, which every ``zoo`` command would pay."""
+
+IN_PLACE = frozenset({nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Mish, nn.Hardswish})
+
+
 def make_activation(name: str | None) -> nn.Module | None:
-    """An activation module from its timm name (``relu``, ``silu``, ``gelu``, ...), or None."""
+    """An activation module by name (``relu``, ``silu``, any timm name); None for none."""
+    if name is None:
+        return None
+    if name in TORCH_ACTIVATIONS:
+        layer = TORCH_ACTIVATIONS[name]
+        return layer(inplace=True) if layer in IN_PLACE else layer()
+    from timm.layers import create_act_layer
+
     try:
         return create_act_layer(name, inplace=True)
     except KeyError as exc:
-        raise ZooError(f"unknown activation {name!r}; timm knows e.g. relu, silu, gelu") from exc
+        known = ", ".join(TORCH_ACTIVATIONS)
+        raise ZooError(f"unknown activation {name!r}; try {known} or another timm name") from exc
 
 
 class ConvNormAct(nn.Sequential):

@@ -1,0 +1,48 @@
+"""Shared fixtures: the reference table and a runner for the CLI in-process."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from zoo.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_REFERENCE = REPO.parent / "shared" / "reference" / "reference_figures.toml"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_zoo(capsys, monkeypatch):
+    """Run ``zoo ARGS`` in this process (wide console) and capture its output."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*args: str) -> Result:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def reference() -> dict:
+    from zoo.inspect import load_reference
+
+    return load_reference()
+
+
+@pytest.fixture(scope="session")
+def shared_reference() -> dict | None:
+    if not SHARED_REFERENCE.exists():
+        return None
+    return tomllib.loads(SHARED_REFERENCE.read_text("utf-8"))

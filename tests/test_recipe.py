@@ -1,0 +1,191 @@
+"""Recipes: the three model forms, extends, --set, strictness and messages that name the place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from zoo.architectures import NetworkSpec
+from zoo.errors import ZooError
+from zoo.recipe import load_recipe, parse_override
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_preset_shorthand_table_and_overrides(tmp_path):
+    short = load_recipe(write(tmp_path, "a.toml", 'model = "resnet20_v1"\n'))
+    table = load_recipe(
+        write(tmp_path, "b.toml", '[model]\npreset = "resnet20_v1"\nnum_classes = 100\n')
+    )
+    assert short.network_spec().num_classes == 10 and short.name == "a"
+    assert table.network_spec().num_classes == 100
+
+
+def test_family_form(tmp_path):
+    recipe = load_recipe(write(tmp_path, "f.toml", '[model]\narch = "resnet_v2"\ndepth = 56\n'))
+    spec = recipe.network_spec()
+    assert sum(stage.repeat for stage in spec.stages) == 18
+
+
+def test_explicit_form_builds_the_spelled_out_network(tmp_path):
+    path = write(
+        tmp_path,
+        "e.toml",
+        """
+[model]
+num_classes = 7
+[model.stem]
+block = "conv_bn_relu"
+channels = 16
+[[model.stages]]
+block = "identity_residual"
+channels = 16
+repeat = 2
+[[model.stages]]
+block = "projection_residual"
+channels = 32
+stride = 2
+shortcut = "zero_pad"
+[model.head]
+hidden = [64]
+""",
+    )
+    recipe = load_recipe(path)
+    assert isinstance(recipe.model, NetworkSpec)
+    network = recipe.build()
+    assert network.head[-1].out_features == 7 and network.head[2].out_features == 64
+
+
+def test_extends_merges_tables_relative_to_the_file(tmp_path):
+    (tmp_path / "bases").mkdir()
+    write(tmp_path / "bases", "base.toml", "[train]\nepochs = 3\nbatch_size = 64\n")
+    child = write(
+        tmp_path,
+        "child.toml",
+        'extends = "bases/base.toml"\nmodel = "plain20"\n[train]\nepochs = 5\n',
+    )
+    recipe = load_recipe(child)
+    assert (recipe.train.epochs, recipe.train.batch_size) == (5, 64)
+
+
+def test_an_extends_cycle_is_an_error(tmp_path):
+    write(tmp_path, "a.toml", 'extends = "b.toml"\nmodel = "plain20"\n')
+    write(tmp_path, "b.toml", 'extends = "a.toml"\n')
+    with pytest.raises(ZooError, match="extends makes a cycle"):
+        load_recipe(tmp_path / "a.toml")
+
+
+def test_set_overrides_parse_toml_values(tmp_path):
+    path = write(tmp_path, "r.toml", 'model = "resnet20_v1"\n')
+    recipe = load_recipe(
+        path,
+        [
+            "train.epochs=3",
+            "data.augment=[]",
+            "model.preset=plain20",
+            "optim.lr=0.05",
+            "train.compile=true",
+        ],
+    )
+    assert recipe.train.epochs == 3 and recipe.data.augment == []
+    assert recipe.network_spec().name == "plain20"
+    assert recipe.optim.lr == 0.05 and recipe.train.compile is True
+
+
+@given(word=st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True))
+def test_a_bare_word_is_a_string_unless_it_is_toml(word):
+    _, value = parse_override(f"model.preset={word}")
+    expected = {"true": True, "false": False, "inf": float("inf")}.get(word, word)
+    if word == "nan":
+        assert value != value
+    else:
+        assert value == expected
+
+
+def test_unknown_keys_name_the_file_the_key_path_and_the_valid_keys(tmp_path):
+    path = write(tmp_path, "r.toml", 'model = "resnet20_v1"\n[train]\nepoch = 3\n')
+    with pytest.raises(
+        ZooError,
+        match=r"r.toml: train.epoch: unknown key; valid keys: epochs, "
+        r"batch_size",
+    ):
+        load_recipe(path)
+    path = write(tmp_path, "s.toml", 'model = "resnet20_v1"\ncolour = "red"\n')
+    with pytest.raises(
+        ZooError,
+        match=r"s.toml: colour: unknown key; valid keys: name, "
+        r"description, model",
+    ):
+        load_recipe(path)
+
+
+def test_a_set_of_a_missing_key_says_so(tmp_path):
+    path = write(tmp_path, "r.toml", 'model = "resnet20_v1"\n')
+    with pytest.raises(ZooError, match=r"train.epoch: unknown key.*\(from --set\)"):
+        load_recipe(path, ["train.epoch=3"])
+    with pytest.raises(ZooError, match="expected KEY.PATH=VALUE"):
+        load_recipe(path, ["train.epochs"])
+
+
+def test_malformed_toml_gives_the_line(tmp_path):
+    path = write(tmp_path, "bad.toml", 'model = "resnet20_v1"\n[train\nepochs = 3\n')
+    with pytest.raises(ZooError, match=r"bad.toml: invalid TOML: .*line 2"):
+        load_recipe(path)
+
+
+def test_missing_recipe_and_missing_model(tmp_path):
+    with pytest.raises(ZooError, match="no such recipe file"):
+        load_recipe(tmp_path / "nope.toml")
+    with pytest.raises(ZooError, match=r"empty.toml: model: missing required key"):
+        load_recipe(write(tmp_path, "empty.toml", ""))
+    with pytest.raises(ZooError, match=r"m.toml: model: give a preset"):
+        load_recipe(write(tmp_path, "m.toml", "[model]\nfoo = 1\n"))
+
+
+def test_model_errors_name_the_recipe(tmp_path):
+    path = write(tmp_path, "d.toml", '[model]\narch = "resnet_v1"\ndepth = 21\n')
+    with pytest.raises(ZooError, match=r"d.toml: model: resnet_v1: depth should be 6n\+2"):
+        load_recipe(path).network_spec()
+    path = write(tmp_path, "b.toml", '[[model.stages]]\nblock = "warp_drive"\nchannels = 8\n')
+    with pytest.raises(ZooError, match=r"b.toml: model.stages\[0\].block: unknown block"):
+        load_recipe(path).build()
+
+
+def test_a_recipe_cannot_import_code(tmp_path):
+    path = write(tmp_path, "evil.toml", '[[model.stages]]\nblock = "os:system"\nchannels = 8\n')
+    with pytest.raises(ZooError, match="unknown block 'os:system'"):
+        load_recipe(path).build()
+
+
+BASES = ("base", "seed")
+"""Shared bases: not whole recipes, they have no model."""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in sorted((REPO / "recipes").glob("*.toml")) if p.stem not in BASES],
+    ids=lambda p: p.name,
+)
+def test_shipped_recipes_load(path):
+    recipe = load_recipe(path)
+    assert recipe.network_spec().stages
+
+
+def test_the_seed_recipe_is_the_seeds(reference):
+    recipe = load_recipe(REPO / "recipes" / "resnet29_v2.toml")
+    assert recipe.optim.name == "adam" and recipe.optim.lr == 1e-3
+    assert recipe.optim.weight_decay == 2e-4 and recipe.optim.decay_on == "conv"
+    assert recipe.schedule.milestones == [81, 121, 161, 181]
+    assert recipe.schedule.factors == [1e-1, 1e-2, 1e-3, 0.5e-3]
+    assert recipe.schedule.plateau.patience == 5 and recipe.schedule.plateau.min_lr == 0.5e-6
+    assert (recipe.train.batch_size, recipe.train.epochs) == (32, 200)
+    assert recipe.data.augment == ["shift", "flip"] and recipe.data.normalize == "pixel_mean"
