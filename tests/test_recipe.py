@@ -132,7 +132,7 @@ def test_a_set_of_a_missing_key_says_so(tmp_path):
     path = write(tmp_path, "r.toml", 'model = "resnet20_v1"\n')
     with pytest.raises(ZooError, match=r"train.epoch: unknown key.*\(from --set\)"):
         load_recipe(path, ["train.epoch=3"])
-    with pytest.raises(ZooError, match="expected KEY.PATH=VALUE"):
+    with pytest.raises(ZooError, match=r"expected KEY\.PATH=VALUE"):
         load_recipe(path, ["train.epochs"])
 
 

@@ -103,5 +103,5 @@ def test_a_broken_plugin_is_reported_and_the_rest_keeps_working(monkeypatch):
     with pytest.warns(UserWarning, match="third-party failed to load its block 'bad_block'"):
         assert registry.get("good_block") == "factory"
     assert [b.name for b in registry.broken()] == ["bad_block"]
-    with pytest.raises(PluginError, match="plugin third-party, which failed to load.*missing_dep"):
+    with pytest.raises(PluginError, match=r"plugin third-party, which failed to load.*missing_dep"):
         registry.get("bad_block")

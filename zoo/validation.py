@@ -28,6 +28,10 @@ def dotted(location: tuple[str | int, ...], root: type[BaseModel] | None = None)
     return text
 
 
+MISSING = frozenset({"missing", "missing_argument", "missing_keyword_only_argument"})
+"""pydantic's error types for a required key (in a model, or an argument of a validated call)."""
+
+
 def describe(error: dict[str, Any], root: type[BaseModel] | None = None) -> str:
     """One pydantic error as ``key.path: what is wrong; what is valid``."""
     location = tuple(error["loc"])
@@ -36,7 +40,7 @@ def describe(error: dict[str, Any], root: type[BaseModel] | None = None) -> str:
         parent = _model_at(location[:-1], root)
         valid = ", ".join(parent.model_fields) if parent is not None else ""
         return f"{where}: unknown key" + (f"; valid keys: {valid}" if valid else "")
-    if error["type"] == "missing":
+    if error["type"] in MISSING:
         return f"{where}: missing required key"
     return f"{where}: {error['msg']} (got {error.get('input')!r})"
 
