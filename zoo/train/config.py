@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
 
 
 class OptimConfig(BaseModel):
@@ -79,6 +87,15 @@ class ScheduleConfig(BaseModel):
     min_lr: NonNegativeFloat = Field(0.0, description="for cosine: the final lr")
     plateau: PlateauConfig | None = Field(None, description="also reduce on a val-loss plateau")
     warmup: WarmupConfig | None = Field(None, description="a low constant lr first")
+
+    @model_validator(mode="after")
+    def _one_factor_per_milestone(self) -> ScheduleConfig:
+        if len(self.milestones) != len(self.factors):
+            raise ValueError(
+                f"milestones ({len(self.milestones)}) and factors ({len(self.factors)}) must "
+                "have the same length"
+            )
+        return self
 
 
 class TrainConfig(BaseModel):

@@ -1,0 +1,140 @@
+"""Batched training augmentation: random shifts, padded crops and flips as tensor operations.
+
+Every function takes a whole batch ``(N, C, H, W)`` on any device and any dtype (uint8 or float)
+and draws its randomness from a ``torch.Generator`` passed in, so a seeded generator gives the
+same batch every time. There is no per-image Python loop and no PIL: a per-image translation is
+one ``gather`` over the flattened pixels with per-image row/column indices.
+
+- ``shift`` is the seed's ``ImageDataGenerator(width_shift_range=0.1, height_shift_range=0.1,
+  fill_mode="nearest")``, restricted to whole pixels: uncovered pixels repeat the edge.
+- ``crop`` is the paper's "4 pixels are padded on each side, and a 32x32 crop is randomly sampled
+  from the padded image" (He et al. 2015, §4.2), zero padding.
+- ``flip`` flips a random half horizontally (seed: ``horizontal_flip=True``; paper: "or its
+  horizontal flip").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+AugmentName = Literal["shift", "crop", "flip"]
+"""The names a recipe's ``augment`` list may use."""
+
+FLIP_PROBABILITY = 0.5
+"""Each image is flipped with this probability ("a random half")."""
+
+SEED_SHIFT_FRACTION = 0.1
+"""The seed's ``width_shift_range`` / ``height_shift_range``."""
+
+PAPER_CROP_PADDING = 4
+"""The paper's "4 pixels are padded on each side" (He et al. 2015, §4.2)."""
+
+
+def _randint(
+    low: int, high: int, n: int, generator: torch.Generator, device: torch.device
+) -> Tensor:
+    """``n`` integers in ``[low, high]`` drawn on the generator's device, moved to ``device``."""
+    values = torch.randint(low, high + 1, (n,), generator=generator, device=generator.device)
+    return values.to(device, non_blocking=True)
+
+
+def gather_windows(images: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+    """Image ``i`` of the result is ``images[i, :, rows[i]][:, :, cols[i]]``, for all ``i`` at once.
+
+    ``rows`` is ``(N, H')`` and ``cols`` is ``(N, W')``, indices into each image's height and
+    width. One ``gather`` over the flattened pixels does the whole batch.
+    """
+    n, c, _, width = images.shape
+    index = (rows[:, :, None] * width + cols[:, None, :]).reshape(n, 1, -1)
+    flat = images.reshape(n, c, -1).gather(2, index.expand(n, c, index.shape[-1]))
+    return flat.reshape(n, c, rows.shape[1], cols.shape[1])
+
+
+def translate(images: Tensor, dy: Tensor, dx: Tensor) -> Tensor:
+    """Move image ``i`` down by ``dy[i]`` and right by ``dx[i]`` pixels, repeating the edge pixels.
+
+    This is Keras' ``fill_mode="nearest"``: a pixel shifted in from outside the image takes the
+    value of the nearest edge pixel, which is a clamp of the source index.
+    """
+    height, width = images.shape[-2:]
+    device = images.device
+    rows = (torch.arange(height, device=device) - dy[:, None]).clamp(0, height - 1)
+    cols = (torch.arange(width, device=device) - dx[:, None]).clamp(0, width - 1)
+    return gather_windows(images, rows, cols)
+
+
+def max_shift(size: int, fraction: float) -> int:
+    """The largest whole-pixel shift for ``fraction`` of ``size`` (0.1 of 32 → 3 pixels)."""
+    return int(fraction * size)
+
+
+def random_shift(images: Tensor, fraction: float, generator: torch.Generator) -> Tensor:
+    """Shift each image by its own random whole-pixel offset, up to ``fraction`` x size per axis.
+
+    The seed's ``width_shift_range=height_shift_range=0.1`` with ``fill_mode="nearest"``; Keras
+    draws a fractional offset and interpolates, here offsets are whole pixels (no blurring).
+    """
+    n, _, height, width = images.shape
+    reach_y, reach_x = max_shift(height, fraction), max_shift(width, fraction)
+    dy = _randint(-reach_y, reach_y, n, generator, images.device)
+    dx = _randint(-reach_x, reach_x, n, generator, images.device)
+    return translate(images, dy, dx)
+
+
+def crop(images: Tensor, top: Tensor, left: Tensor, padding: int) -> Tensor:
+    """Zero-pad each side by ``padding`` and cut image ``i``'s window at ``(top[i], left[i])``.
+
+    The window has the original size; offsets lie in ``[0, 2 * padding]``.
+    """
+    height, width = images.shape[-2:]
+    padded = F.pad(images, (padding, padding, padding, padding))
+    device = images.device
+    rows = top[:, None] + torch.arange(height, device=device)
+    cols = left[:, None] + torch.arange(width, device=device)
+    return gather_windows(padded, rows, cols)
+
+
+def random_crop(images: Tensor, padding: int, generator: torch.Generator) -> Tensor:
+    """The paper's augmentation: pad ``padding`` zeros per side, then a random same-size crop."""
+    n = images.shape[0]
+    top = _randint(0, 2 * padding, n, generator, images.device)
+    left = _randint(0, 2 * padding, n, generator, images.device)
+    return crop(images, top, left, padding)
+
+
+def flip_where(images: Tensor, mask: Tensor) -> Tensor:
+    """Flip horizontally the images whose entry of the boolean ``mask`` (N,) is true."""
+    return torch.where(mask[:, None, None, None], images.flip(-1), images)
+
+
+def random_flip(images: Tensor, generator: torch.Generator) -> Tensor:
+    """Flip each image horizontally with probability one half."""
+    draws = torch.rand(images.shape[0], generator=generator, device=generator.device)
+    return flip_where(images, (draws < FLIP_PROBABILITY).to(images.device, non_blocking=True))
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """A sequence of named augmentations, applied in order to a batch."""
+
+    steps: tuple[AugmentName, ...] = ("crop", "flip")
+    shift_fraction: float = SEED_SHIFT_FRACTION
+    crop_padding: int = PAPER_CROP_PADDING
+
+    def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
+        """Augment a batch ``(N, C, H, W)``; randomness comes from ``generator`` only."""
+        for step in self.steps:
+            if step == "shift":
+                images = random_shift(images, self.shift_fraction, generator)
+            elif step == "crop":
+                images = random_crop(images, self.crop_padding, generator)
+            elif step == "flip":
+                images = random_flip(images, generator)
+            else:
+                raise ValueError(f"unknown augmentation {step!r}; known: shift, crop, flip")
+        return images

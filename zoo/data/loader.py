@@ -1,0 +1,138 @@
+"""A data loader that keeps the whole split on the training device and builds batches there.
+
+CIFAR-10 is 150 MiB as uint8, so it fits in any GPU's memory: holding it there removes the host
+→ device copy and the worker processes of a ``torch.utils.data.DataLoader``. Each epoch is one
+``randperm`` (seeded, on the device), and each batch is an index, batched augmentation
+(:mod:`zoo.data.augment`), conversion to float and normalisation (:mod:`zoo.data.normalize`) — no
+per-image Python and no host synchronisation per batch (nothing calls ``.item()`` or ``.cpu()``).
+
+Under DDP every rank builds the same permutation (same seed) and takes its own interleaved shard,
+padded by wrapping or truncated (``drop_last``) so all ranks run the same number of batches —
+``torch.utils.data.DistributedSampler``'s convention. Augmentation draws from a second generator
+seeded per rank. Both generators' states are exposed for checkpoint resume.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import Tensor
+
+from zoo.data.normalize import Normalizer
+
+Augment = Callable[[Tensor, torch.Generator], Tensor]
+"""A batched augmentation: ``(uint8 images, generator) -> images`` (see :mod:`zoo.data.augment`)."""
+
+RESIDENT_FRACTION = 0.5
+"""A split is kept on an accelerator if it takes at most this share of its free memory."""
+
+
+def fits_on_device(nbytes: int, device: torch.device) -> bool:
+    """Whether ``nbytes`` may live on ``device`` (always true for the CPU)."""
+    if device.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(device)
+    return nbytes <= RESIDENT_FRACTION * free
+
+
+class DeviceLoader:
+    """Batches ``(float images, int64 labels)`` of one split, built on ``device``.
+
+    ``images`` are uint8 ``(N, C, H, W)`` and ``labels`` int64 ``(N,)``. ``resident=None`` keeps
+    them on ``device`` when they fit (:func:`fits_on_device`), ``True`` always, ``False`` never
+    (then each batch is copied over). Augmentation, when given, runs on the uint8 batch before
+    normalisation; a normalizer of ``None`` means ``x / 255``.
+    """
+
+    def __init__(
+        self,
+        images: Tensor,
+        labels: Tensor,
+        *,
+        batch_size: int,
+        device: torch.device | str = "cpu",
+        shuffle: bool = False,
+        drop_last: bool = False,
+        augment: Augment | None = None,
+        normalizer: Normalizer | None = None,
+        channels_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        resident: bool | None = None,
+    ) -> None:
+        if images.dtype != torch.uint8 or images.dim() != 4 or labels.shape != images.shape[:1]:
+            raise ValueError("expected uint8 images (N, C, H, W) and labels (N,)")
+        if batch_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"bad batch_size {batch_size} or rank {rank} of {world_size}")
+        self.device = torch.device(device)
+        nbytes = images.nbytes + labels.nbytes
+        self.resident = fits_on_device(nbytes, self.device) if resident is None else resident
+        storage = self.device if self.resident else torch.device("cpu")
+        self.images = images.to(storage)
+        self.labels = labels.to(storage, torch.int64)
+        if not self.resident and self.device.type == "cuda":
+            self.images, self.labels = self.images.pin_memory(), self.labels.pin_memory()
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.augment, self.channels_last = augment, channels_last
+        self.normalizer = (normalizer or Normalizer.unit(images.shape[1])).to(self.device)
+        self.rank, self.world_size = rank, world_size
+        self._order = torch.Generator(device=storage).manual_seed(seed)
+        self._augment = torch.Generator(device=self.device).manual_seed(seed + 1 + rank)
+
+    @property
+    def samples_per_rank(self) -> int:
+        """Samples this rank sees per epoch (the same on every rank)."""
+        total = self.images.shape[0]
+        if self.drop_last:
+            return total // self.world_size
+        return math.ceil(total / self.world_size)
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        if self.drop_last:
+            return self.samples_per_rank // self.batch_size
+        return math.ceil(self.samples_per_rank / self.batch_size)
+
+    def epoch_indices(self) -> Tensor:
+        """This rank's sample indices for the next epoch (advances the shuffle generator)."""
+        total = self.images.shape[0]
+        storage = self.images.device
+        if self.shuffle:
+            order = torch.randperm(total, generator=self._order, device=storage)
+        else:
+            order = torch.arange(total, device=storage)
+        needed = self.samples_per_rank * self.world_size
+        repeats = math.ceil(needed / max(total, 1))
+        order = order.repeat(repeats)[:needed]  # pad by wrapping, or truncate
+        return order[self.rank :: self.world_size]
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        indices = self.epoch_indices()
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            batch = indices[start : start + self.batch_size]
+            yield self._prepare(self.images[batch], self.labels[batch])
+
+    def _prepare(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """Move (if not resident), augment, normalise and lay out one uint8 batch."""
+        if not self.resident:
+            pin = self.device.type == "cuda"
+            images = (images.pin_memory() if pin else images).to(self.device, non_blocking=pin)
+            labels = (labels.pin_memory() if pin else labels).to(self.device, non_blocking=pin)
+        if self.augment is not None:
+            images = self.augment(images, self._augment)
+        floats = self.normalizer(images)
+        if self.channels_last:
+            floats = floats.contiguous(memory_format=torch.channels_last)
+        return floats, labels
+
+    def get_state(self) -> dict[str, Tensor]:
+        """The shuffle and augmentation generators' states, for a checkpoint."""
+        return {"order": self._order.get_state(), "augment": self._augment.get_state()}
+
+    def set_state(self, state: dict[str, Tensor]) -> None:
+        """Restore states from :meth:`get_state`: the next epoch repeats the saved one's sequel."""
+        self._order.set_state(state["order"].cpu())
+        self._augment.set_state(state["augment"].cpu())

@@ -1,0 +1,106 @@
+"""Run directories and checkpoints.
+
+A run directory holds the resolved ``recipe.toml``, ``metrics.jsonl`` (one JSON object per epoch),
+``last.pt`` (every epoch) and ``best.pt`` (when validation accuracy improves: the seed's
+``ModelCheckpoint(save_best_only=True)``). Writes are atomic — a temporary file in the same
+directory, flushed to disk, then renamed over the old one — so a kill at any instant leaves the
+previous checkpoint loadable. Checkpoints hold only tensors and plain data and are loaded with
+``torch.load(weights_only=True)``: a file that holds pickled code is refused without running it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zoo.errors import ZooError
+
+RECIPE_FILE = "recipe.toml"
+METRICS_FILE = "metrics.jsonl"
+LAST = "last.pt"
+BEST = "best.pt"
+FORMAT = 1
+"""The checkpoint layout version, stored under ``"format"``."""
+
+
+def default_run_dir(recipe_name: str, root: Path = Path("runs")) -> Path:
+    """``runs/<recipe>-<YYYYmmdd-HHMMSS>``."""
+    return root / f"{recipe_name}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def prepare_run_dir(path: Path) -> Path:
+    """Create a new run directory and check it is writable; never reuse one that holds a run."""
+    if (path / LAST).exists():
+        raise ZooError(
+            f"{path} already holds a run; continue it with `zoo train --resume {path}` "
+            "or choose another --out"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ZooError(f"cannot write the run directory {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    """Write through ``write(file)`` to a temporary file, fsync, then rename over ``path``."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, mode) as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
+    """Atomically save ``state`` (tensors and plain data) to ``path``."""
+    atomic_write(path, lambda file: torch.save({"format": FORMAT, **state}, file))
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``); bad files are one clear error."""
+    if not path.is_file():
+        raise ZooError(f"{path}: no such checkpoint")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ZooError(
+            f"{path}: refusing to load a checkpoint that holds pickled objects or code "
+            f"(zoo checkpoints hold only tensors and plain data): {str(exc).splitlines()[0]}"
+        ) from exc
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise ZooError(f"{path}: not a readable checkpoint ({exc})") from exc
+    if not isinstance(state, dict) or "model" not in state:
+        raise ZooError(f"{path}: not a zoo checkpoint (no 'model' state dict)")
+    return state
+
+
+def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Rewrite ``metrics.jsonl`` from the rows a checkpoint holds (atomic)."""
+    text = "".join(json.dumps(row) + "\n" for row in rows)
+    atomic_write(path, lambda file: file.write(text), mode="w")
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """The rows of a run's ``metrics.jsonl``."""
+    path = run_dir / METRICS_FILE
+    if not path.is_file():
+        raise ZooError(f"{run_dir}: no {METRICS_FILE}; is this a zoo run directory?")
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise ZooError(f"{path}: line {exc.lineno} is not JSON") from exc

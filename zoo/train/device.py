@@ -1,0 +1,85 @@
+"""Where and how fast to train: the device, the autocast precision, the memory format.
+
+``auto`` picks CUDA, then MPS, then the CPU. bf16 autocast is used where the hardware computes in
+bf16 natively: CUDA GPUs that support it, and CPUs with AVX-512 BF16 or AMX (oneDNN then runs
+bf16 convolutions). It is safe for accuracy: autocast keeps the fp32 master weights and the
+optimiser in fp32, runs batch norm and the loss in fp32, and bf16 has fp32's exponent range, so
+no loss scaling is needed. channels_last (NHWC) is what cuDNN's and oneDNN's fastest convolution
+kernels use; ``bench/`` measures both choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from zoo.errors import ZooError
+from zoo.train.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The resolved device, autocast dtype (None: fp32) and memory format."""
+
+    device: torch.device
+    autocast_dtype: torch.dtype | None
+    channels_last: bool
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    @property
+    def precision(self) -> str:
+        return "bf16" if self.autocast_dtype is torch.bfloat16 else "fp32"
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(
+            self.device.type,
+            dtype=self.autocast_dtype or torch.float32,
+            enabled=self.autocast_dtype is not None,
+        )
+
+
+def choose_device(name: str) -> torch.device:
+    """``auto`` → CUDA, MPS or CPU; otherwise the named device, which must exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ZooError(
+            f"train.device: {name!r} is not a torch device (try auto, cuda, cpu)"
+        ) from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ZooError("train.device: cuda was asked for, but no CUDA GPU is available")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ZooError("train.device: mps was asked for, but MPS is not available")
+    return device
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively (see the module docstring)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        cpu = torch.cpu
+        return cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported()
+    return False
+
+
+def place(config: TrainConfig, device: torch.device | None = None) -> Placement:
+    """Resolve ``train.device``, ``train.precision`` and ``train.channels_last``."""
+    device = device or choose_device(config.device)
+    if config.precision == "bf16" and not native_bf16(device) and device.type != "cpu":
+        raise ZooError(f"train.precision: bf16 is not supported on {device}; use fp32 or auto")
+    bf16 = config.precision == "bf16" or (config.precision == "auto" and native_bf16(device))
+    channels_last = config.channels_last == "on" or (
+        config.channels_last == "auto" and device.type in ("cuda", "cpu")
+    )
+    return Placement(device, torch.bfloat16 if bf16 else None, channels_last)

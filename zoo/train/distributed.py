@@ -1,0 +1,65 @@
+"""torch.distributed (DDP) for ``torchrun --nproc_per_node=N -m zoo train RECIPE``.
+
+torchrun sets ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``; without them zoo trains in one process.
+NCCL connects CUDA processes and gloo CPU ones. Each rank trains on its own shard of every epoch
+(the device-resident loader shards by rank), gradients are averaged by DDP, and only rank 0
+prints, logs and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """This process's place in the job."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def start(device_name: str) -> Distribution:
+    """Join the process group torchrun describes, if any."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return Distribution()
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() and device_name in ("auto", "cuda")
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    return Distribution(rank, world_size, local_rank)
+
+
+def device_for(distribution: Distribution, device: torch.device) -> torch.device:
+    """One GPU per rank: ``cuda:LOCAL_RANK``."""
+    if distribution.enabled and device.type == "cuda":
+        return torch.device("cuda", distribution.local_rank)
+    return device
+
+
+def all_sum(tensor: torch.Tensor, distribution: Distribution) -> torch.Tensor:
+    """Sum a metric tensor over ranks (a no-op in one process)."""
+    if distribution.enabled:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def stop(distribution: Distribution) -> None:
+    if distribution.enabled and dist.is_initialized():
+        dist.destroy_process_group()
