@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,3 +47,13 @@ def shared_reference() -> dict | None:
     if not SHARED_REFERENCE.exists():
         return None
     return tomllib.loads(SHARED_REFERENCE.read_text("utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test downloads: any download attempt fails as it would offline."""
+
+    def offline(url: str, *args: object, **kwargs: object) -> None:
+        raise urllib.error.URLError(f"offline test: {url}")
+
+    monkeypatch.setattr("zoo.data.cifar.download_and_extract_archive", offline)

@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("recipe", metavar="RECIPE")
     _add_set(show)
     show.set_defaults(handler="recipe show")
+
+    from zoo.train.cli import add_commands
+
+    add_commands(sub, _add_set)
     return parser
 
 

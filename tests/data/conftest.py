@@ -1,11 +1,9 @@
 """Fixtures for the data tests: tiny data sets, and a network that is never reached.
 
-No test touches the network: the downloader is replaced by one that fails as it would offline.
+No test touches the network: ``tests/conftest.py`` replaces the downloader for every test.
 """
 
 from __future__ import annotations
-
-import urllib.error
 
 import pytest
 from cifar_files import PER_BATCH, TinyCifar, make_tiny
@@ -27,13 +25,3 @@ def tiny4() -> TinyCifar:
 def tiny100() -> TinyCifar:
     """12 training and 6 test random images of 100 classes."""
     return make_tiny(100, train=12, test=6, seed=1)
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any download attempt fails as it would offline."""
-
-    def offline(url: str, *args: object, **kwargs: object) -> None:
-        raise urllib.error.URLError(f"offline test: {url}")
-
-    monkeypatch.setattr("zoo.data.cifar.download_and_extract_archive", offline)

@@ -89,10 +89,14 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
     return state
 
 
+def write_text(path: Path, text: str) -> None:
+    """Atomically write a text file (the run's ``recipe.toml``)."""
+    atomic_write(path, lambda file: file.write(text), mode="w")
+
+
 def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
     """Rewrite ``metrics.jsonl`` from the rows a checkpoint holds (atomic)."""
-    text = "".join(json.dumps(row) + "\n" for row in rows)
-    atomic_write(path, lambda file: file.write(text), mode="w")
+    write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:

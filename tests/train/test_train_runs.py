@@ -1,0 +1,243 @@
+"""zoo train end to end on CIFAR-format files written by the test: run directory, checkpoints,
+resume, eval, plot, determinism and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from zoo.recipe import load_recipe
+from zoo.train.loop import train
+
+METRIC_KEYS = {
+    "epoch",
+    "lr",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "seconds",
+    "images_per_sec",
+}
+
+
+def run_dir_files(path: Path) -> set[str]:
+    return {p.name for p in path.iterdir()}
+
+
+def test_a_run_writes_its_directory(run_zoo, tiny_recipe, cifar_root, tmp_path):
+    out = tmp_path / "run"
+    result = run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
+    assert result.code == 0, result.err
+    assert {"recipe.toml", "metrics.jsonl", "last.pt", "best.pt"} <= run_dir_files(out)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [1, 2] and all(
+        row.keys() >= METRIC_KEYS for row in rows
+    )
+    state = torch.load(out / "last.pt", weights_only=True)
+    assert state["epoch"] == 2 and "conv.weight" in "".join(state["model"])
+    assert {"optimizer", "scheduler", "rng", "metrics", "recipe"} <= state.keys()
+    assert load_recipe(out / "recipe.toml").train.epochs == 2
+
+
+def test_resume_continues_where_the_run_stopped(run_zoo, tiny_recipe, cifar_root, tmp_path):
+    out = tmp_path / "run"
+    assert (
+        run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root)).code
+        == 0
+    )
+    again = run_zoo("train", "--resume", str(out), "--data-dir", str(cifar_root))
+    assert again.code == 2 and "already finished its 2 epochs" in again.err
+    longer = run_zoo(
+        "train", "--resume", str(out), "--data-dir", str(cifar_root), "--set", "train.epochs=3"
+    )
+    assert longer.code == 0, longer.err
+    rows = (out / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(row)["epoch"] for row in rows] == [1, 2, 3]
+
+
+def test_two_deterministic_cpu_runs_give_identical_weights(tiny_recipe, cifar_root, tmp_path):
+    recipe = load_recipe(tiny_recipe)
+    train(recipe, tmp_path / "a", data_root=cifar_root, show_progress=False)
+    train(recipe, tmp_path / "b", data_root=cifar_root, show_progress=False)
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9_ends_with_the_same_weights(tmp_path, cifar_root):
+    recipe = tmp_path / "slow.toml"
+    recipe.write_text(
+        'model = "resnet8_v1"\n[data]\ndataset = "shapes"\ntrain_size = 512\n'
+        "val_size = 64\n[train]\nepochs = 6\nbatch_size = 32\ndeterministic = true\n"
+    )
+    uninterrupted = train(load_recipe(recipe), tmp_path / "whole", show_progress=False)
+    assert len(uninterrupted.metrics) == 6
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "train", str(recipe), "--out", str(killed), "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _epochs_done(killed):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert 1 <= _epochs_done(killed) < 6, "the run should have been killed part-way"
+
+    train(load_recipe(killed / "recipe.toml"), killed, resume=True, show_progress=False)
+    a = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)["model"]
+    b = torch.load(killed / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+def _epochs_done(run_dir: Path) -> int:
+    metrics = run_dir / "metrics.jsonl"
+    return len(metrics.read_text().splitlines()) if metrics.exists() else 0
+
+
+def test_eval_with_and_without_tta(run_zoo, tiny_recipe, cifar_root, tmp_path):
+    out = tmp_path / "run"
+    run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
+    plain = run_zoo("eval", str(out / "best.pt"), "--data-dir", str(cifar_root))
+    tta = run_zoo("eval", str(out / "best.pt"), "--data-dir", str(cifar_root), "--tta")
+    assert plain.code == tta.code == 0
+    assert "test loss" in plain.out and "test accuracy" in plain.out
+    assert "with flip TTA" in tta.out
+
+
+def test_plot_writes_a_png(run_zoo, tiny_recipe, cifar_root, tmp_path):
+    out = tmp_path / "run"
+    run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
+    assert run_zoo("plot", str(out)).code == 0
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_data_show_writes_the_seeds_grid(run_zoo, cifar_root, tmp_path):
+    result = run_zoo(
+        "data",
+        "show",
+        "cifar10",
+        "--data-dir",
+        str(cifar_root),
+        "--out",
+        str(tmp_path / "grid.png"),
+    )
+    assert result.code == 0 and (tmp_path / "grid.png").stat().st_size > 0
+
+
+def test_a_checkpoint_with_pickled_code_is_refused(run_zoo, tmp_path):
+    marker = tmp_path / "ran"
+    torch.save({"model": {}, "payload": Exploit(str(marker))}, tmp_path / "evil.pt")
+    result = run_zoo("eval", str(tmp_path / "evil.pt"))
+    assert result.code == 2 and "refusing to load" in result.err
+    assert not marker.exists()
+
+
+class Exploit:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+def test_divergence_is_exit_1_with_a_clear_message(
+    run_zoo, tiny_recipe, cifar_root, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(
+        "zoo.train.loop.F.cross_entropy",
+        lambda *a, **k: torch.tensor(float("nan"), requires_grad=True),
+    )
+    result = run_zoo(
+        "train", str(tiny_recipe), "--out", str(tmp_path / "run"), "--data-dir", str(cifar_root)
+    )
+    assert result.code == 1 and "training diverged: the loss became nan in epoch 1" in result.err
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tiny_recipe, cifar_root, tmp_path, monkeypatch):
+    from zoo.train.loop import TrainingDiverged
+
+    out = tmp_path / "run"
+    train(
+        load_recipe(tiny_recipe, ["train.epochs=1"]), out, data_root=cifar_root, show_progress=False
+    )
+    good = torch.load(out / "last.pt", weights_only=True)
+    real = torch.nn.functional.cross_entropy
+    monkeypatch.setattr(
+        "zoo.train.loop.F.cross_entropy", lambda *a, **k: real(*a, **k) * float("nan")
+    )
+    with pytest.raises(TrainingDiverged):
+        train(
+            load_recipe(out / "recipe.toml", ["train.epochs=2"]),
+            out,
+            data_root=cifar_root,
+            resume=True,
+            show_progress=False,
+        )
+    kept = torch.load(out / "last.pt", weights_only=True)
+    assert kept["epoch"] == 1
+    assert all(torch.equal(kept["model"][k], good["model"][k]) for k in good["model"])
+    assert all(torch.isfinite(v.float()).all() for v in kept["model"].values())
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--set", "train.epoch=3"], "train.epoch: unknown key"),
+        (["--set", "model.num_classes=5"], "the model has 5 classes but cifar10 has 10"),
+        (["--data-dir", "/nonexistent/data"], "cifar-10"),
+    ],
+)
+def test_bad_training_input_is_one_line_exit_2(
+    run_zoo, tiny_recipe, cifar_root, tmp_path, extra, message
+):
+    args = ["train", str(tiny_recipe), "--out", str(tmp_path / "run")]
+    if "--data-dir" not in extra:
+        args += ["--data-dir", str(cifar_root)]
+    result = run_zoo(*args, *extra)
+    assert result.code == 2 and message in result.err
+    assert result.err.count("\n") == 1 and "Traceback" not in result.err
+
+
+def test_a_corrupt_batch_file_is_exit_2(run_zoo, tiny_recipe, cifar_root, tmp_path):
+    batch = cifar_root / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(batch.read_bytes()[:100])
+    result = run_zoo(
+        "train", str(tiny_recipe), "--out", str(tmp_path / "r"), "--data-dir", str(cifar_root)
+    )
+    assert result.code == 2 and "data_batch_3" in result.err
+
+
+def test_an_unwritable_output_directory_is_exit_2(run_zoo, tiny_recipe, cifar_root, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = run_zoo(
+        "train", str(tiny_recipe), "--out", str(blocker / "run"), "--data-dir", str(cifar_root)
+    )
+    assert result.code == 2 and "cannot write the run directory" in result.err
+
+
+def test_resume_without_a_checkpoint_is_exit_2(run_zoo, tmp_path):
+    result = run_zoo("train", "--resume", str(tmp_path))
+    assert result.code == 2 and "no last.pt to resume from" in result.err
+
+
+def test_an_existing_run_is_never_overwritten(run_zoo, tiny_recipe, cifar_root, tmp_path):
+    out = tmp_path / "run"
+    run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    result = run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
+    assert result.code == 2 and "already holds a run" in result.err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -1,0 +1,105 @@
+"""``zoo train``, ``zoo eval``, ``zoo plot`` and ``zoo data show``: thin wrappers of the library."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from zoo.cli import command, console, errors, load_recipe_arg
+from zoo.errors import ZooError
+
+
+def add_commands(sub: argparse._SubParsersAction, add_set: Callable) -> None:
+    train = sub.add_parser("train", help="train a recipe into a run directory")
+    train.add_argument("recipe", nargs="?", metavar="RECIPE", help="a recipe file or name")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a stopped run")
+    train.add_argument("--out", type=Path, metavar="RUN_DIR", help="default: runs/<recipe>-<time>")
+    train.add_argument("--data-dir", type=Path, metavar="DIR", help="instead of data.root")
+    train.add_argument("--no-progress", action="store_true", help="only a line per epoch")
+    add_set(train)
+    train.set_defaults(handler="train")
+
+    evaluate = sub.add_parser("eval", help="test loss and accuracy of a checkpoint")
+    evaluate.add_argument("checkpoint", type=Path, metavar="CHECKPOINT")
+    evaluate.add_argument("--tta", action="store_true", help="average with the mirrored image")
+    evaluate.add_argument("--data-dir", type=Path, metavar="DIR", help="instead of data.root")
+    evaluate.set_defaults(handler="eval")
+
+    plot = sub.add_parser("plot", help="a PNG of a run's loss, accuracy and lr curves")
+    plot.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    plot.add_argument("--out", type=Path, help="default: RUN_DIR/curves.png")
+    plot.set_defaults(handler="plot")
+
+    data = sub.add_parser("data", help="data sets")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
+    show = data_sub.add_parser("show", help="a PNG grid of example images per class (the seed's)")
+    show.add_argument("dataset", metavar="DATASET", help="cifar10, cifar100, imagefolder, shapes")
+    show.add_argument("--data-dir", type=Path, default=Path("data"), metavar="DIR")
+    show.add_argument("--out", type=Path, help="default: DATASET-examples.png")
+    show.set_defaults(handler="data show")
+
+
+@command("train")
+def train_command(args: argparse.Namespace) -> int:
+    from zoo.recipe import load_recipe
+    from zoo.train.checkpoint import LAST, RECIPE_FILE, default_run_dir
+    from zoo.train.loop import train
+
+    if args.resume is not None:
+        if args.recipe is not None or args.out is not None:
+            raise ZooError("--resume takes the recipe and directory of the run; drop RECIPE/--out")
+        run_dir = args.resume
+        if not (run_dir / LAST).is_file():
+            raise ZooError(f"{run_dir}: no {LAST} to resume from")
+        recipe = load_recipe(run_dir / RECIPE_FILE, args.overrides)
+    else:
+        if args.recipe is None:
+            raise ZooError("give a RECIPE to train, or --resume RUN_DIR")
+        recipe = load_recipe_arg(args.recipe, args.overrides)
+        run_dir = args.out or default_run_dir(recipe.name)
+    try:
+        result = train(
+            recipe,
+            run_dir,
+            data_root=args.data_dir,
+            resume=args.resume is not None,
+            show_progress=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        errors.print(
+            f"zoo: stopped. {run_dir / LAST} holds the last finished epoch; continue with "
+            f"`zoo train --resume {run_dir}`"
+        )
+        return 130
+    console.print(f"zoo: best val_acc {result.best_val_acc:.2%}; run directory {run_dir}")
+    return 0
+
+
+@command("eval")
+def eval_command(args: argparse.Namespace) -> int:
+    from zoo.train.evaluate import evaluate_checkpoint
+
+    loss, accuracy, name = evaluate_checkpoint(args.checkpoint, args.data_dir, tta=args.tta)
+    tta = " with flip TTA" if args.tta else ""
+    console.print(f"{name}{tta}: test loss {loss:.4f}, test accuracy {accuracy:.2%}")
+    return 0
+
+
+@command("plot")
+def plot_command(args: argparse.Namespace) -> int:
+    from zoo.train.plot import plot_run
+
+    path = plot_run(args.run_dir, args.out)
+    console.print(f"zoo: wrote {path}")
+    return 0
+
+
+@command("data show")
+def data_show_command(args: argparse.Namespace) -> int:
+    from zoo.data import DataConfig, load_data, save_example_grid
+
+    config = DataConfig(dataset=args.dataset, root=args.data_dir)
+    path = save_example_grid(load_data(config), args.out or Path(f"{args.dataset}-examples.png"))
+    console.print(f"zoo: wrote {path}")
+    return 0

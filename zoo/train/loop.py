@@ -1,0 +1,324 @@
+"""The training loop: one recipe in, a run directory out.
+
+Read it top to bottom like nanoGPT's ``train.py``: set up (process group, device, seeds, data,
+model, optimiser, schedule, resume), then for each epoch train, validate, checkpoint and log.
+Metrics are accumulated as tensors on the training device and read back once an epoch (and at a
+few progress refreshes), so the GPU never waits for the host between steps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from zoo.data import DeviceLoader, Normalizer, load_data
+from zoo.data.splits import DataSplits
+from zoo.errors import CheckFailed, ZooError
+from zoo.recipe import Recipe
+from zoo.train import checkpoint, distributed
+from zoo.train.device import Placement, place
+from zoo.train.optim import current_lr, make_optimizer, make_plateau, make_scheduler
+from zoo.train.progress import Progress
+
+
+class TrainingDiverged(CheckFailed):
+    """The loss became NaN or infinite: the run stops and keeps its last good checkpoint."""
+
+
+@dataclass
+class Run:
+    """What a finished (or stopped) run leaves: its directory and per-epoch metrics."""
+
+    run_dir: Path
+    metrics: list[dict[str, Any]]
+    best_val_acc: float
+
+
+def train(
+    recipe: Recipe,
+    run_dir: Path,
+    *,
+    data_root: Path | None = None,
+    resume: bool = False,
+    show_progress: bool = True,
+) -> Run:
+    """Train ``recipe`` into ``run_dir`` (continuing the checkpoint there if ``resume``)."""
+    dist = distributed.start(recipe.train.device)
+    try:
+        return _train(recipe, run_dir, dist, data_root, resume, show_progress)
+    finally:
+        distributed.stop(dist)
+
+
+def _train(
+    recipe: Recipe,
+    run_dir: Path,
+    dist: distributed.Distribution,
+    data_root: Path | None,
+    resume: bool,
+    show_progress: bool,
+) -> Run:
+    config = recipe.train
+    placement = place(config)
+    placement = Placement(
+        distributed.device_for(dist, placement.device),
+        placement.autocast_dtype,
+        placement.channels_last,
+    )
+    seed_everything(config.seed, config.deterministic, placement.device)
+    if dist.is_main and not resume:
+        checkpoint.prepare_run_dir(run_dir)
+        checkpoint.write_text(run_dir / checkpoint.RECIPE_FILE, recipe.to_toml())
+
+    splits = load_splits(recipe, data_root)
+    model = recipe.build()
+    check_classes(recipe, model, splits)
+    normalizer = Normalizer.fit(splits.train_images, recipe.data.normalize)
+    train_loader = DeviceLoader(
+        splits.train_images,
+        splits.train_labels,
+        batch_size=config.batch_size,
+        device=placement.device,
+        shuffle=True,
+        augment=recipe.data.augmentation() if recipe.data.augment else None,
+        normalizer=normalizer,
+        channels_last=placement.channels_last,
+        rank=dist.rank,
+        world_size=dist.world_size,
+        seed=config.seed,
+    )
+    val_loader = evaluation_loader(splits, normalizer, placement, config.batch_size)
+
+    model = model.to(placement.device, memory_format=placement.memory_format)
+    if dist.enabled and config.sync_batchnorm:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    optimizer = make_optimizer(model, recipe.optim, placement.device)
+    scheduler = make_scheduler(
+        optimizer, recipe.schedule, recipe.optim.lr, len(train_loader), config.epochs
+    )
+    plateau = make_plateau(optimizer, recipe.schedule)
+
+    metrics: list[dict[str, Any]] = []
+    best = -1.0
+    start_epoch = 0
+    if resume:
+        state = checkpoint.load_checkpoint(run_dir / checkpoint.LAST, placement.device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler") is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        if plateau is not None and state.get("plateau") is not None:
+            plateau.load_state_dict(state["plateau"])
+        restore_rng(state["rng"], train_loader)
+        metrics, best, start_epoch = state["metrics"], state["best_val_acc"], state["epoch"]
+        if start_epoch >= config.epochs:
+            raise ZooError(
+                f"{run_dir} already finished its {config.epochs} epochs; to go on, raise them, "
+                f"e.g. --set train.epochs={config.epochs * 2}"
+            )
+
+    network = model
+    if dist.enabled:
+        ids = [placement.device.index] if placement.device.type == "cuda" else None
+        network = DistributedDataParallel(model, device_ids=ids)
+    if config.compile:
+        network = torch.compile(network)
+
+    progress = Progress(
+        config.epochs, len(train_loader), config.batch_size, enabled=show_progress and dist.is_main
+    )
+    progress.announce(recipe, placement, splits, run_dir, start_epoch)
+    with progress:
+        for epoch in range(start_epoch, config.epochs):
+            started = time.perf_counter()
+            lr = current_lr(optimizer)
+            train_loss, train_acc = train_epoch(
+                network,
+                train_loader,
+                optimizer,
+                scheduler,
+                placement,
+                recipe,
+                dist,
+                progress,
+                epoch,
+            )
+            val_loss, val_acc = evaluate(network, val_loader, placement)
+            seconds = time.perf_counter() - started
+            if plateau is not None:
+                plateau.step(val_loss)
+            row = {
+                "epoch": epoch + 1,
+                "lr": lr,
+                "train_loss": train_loss,
+                "train_acc": train_acc,
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "seconds": round(seconds, 3),
+                "images_per_sec": round(
+                    len(train_loader) * config.batch_size * dist.world_size / seconds, 1
+                ),
+            }
+            metrics.append(row)
+            improved = val_acc > best
+            best = max(best, val_acc)
+            if dist.is_main:
+                state = {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "plateau": plateau.state_dict() if plateau is not None else None,
+                    "scaler": None,  # bf16 autocast needs no loss scaling
+                    "rng": rng_state(train_loader),
+                    "epoch": epoch + 1,
+                    "metrics": metrics,
+                    "best_val_acc": best,
+                    "recipe": recipe.to_toml(),
+                    "classes": splits.classes,
+                    "normalizer": {"mean": normalizer.mean, "std": normalizer.std},
+                }
+                checkpoint.save_checkpoint(run_dir / checkpoint.LAST, state)
+                if improved:
+                    checkpoint.save_checkpoint(run_dir / checkpoint.BEST, state)
+                checkpoint.write_metrics(run_dir / checkpoint.METRICS_FILE, metrics)
+            progress.epoch_done(row, improved)
+    progress.finish(metrics)
+    return Run(run_dir, metrics, best)
+
+
+def seed_everything(seed: int, deterministic: bool, device: torch.device) -> None:
+    """Seed torch; in deterministic mode also ask for deterministic kernels."""
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+    elif device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
+def load_splits(recipe: Recipe, data_root: Path | None) -> DataSplits:
+    """The recipe's data set, with ``--data-dir`` in place of ``data.root`` if given."""
+    config = (
+        recipe.data if data_root is None else recipe.data.model_copy(update={"root": data_root})
+    )
+    return load_data(config)
+
+
+def check_classes(recipe: Recipe, model: nn.Module, splits: DataSplits) -> None:
+    """The classifier's outputs must match the data set's classes."""
+    outputs = model.spec.num_classes if hasattr(model, "spec") else None
+    if outputs is not None and outputs != splits.num_classes:
+        raise ZooError(
+            f"{recipe.source}: the model has {outputs} classes but {splits.name} has "
+            f"{splits.num_classes}; set model.num_classes = {splits.num_classes}"
+        )
+
+
+def evaluation_loader(
+    splits: DataSplits, normalizer: Normalizer, placement: Placement, batch_size: int
+) -> DeviceLoader:
+    """The validation split, unshuffled and unaugmented (every rank evaluates all of it)."""
+    return DeviceLoader(
+        splits.val_images,
+        splits.val_labels,
+        batch_size=batch_size,
+        device=placement.device,
+        normalizer=normalizer,
+        channels_last=placement.channels_last,
+    )
+
+
+def train_epoch(
+    network: nn.Module,
+    loader: DeviceLoader,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    placement: Placement,
+    recipe: Recipe,
+    dist: distributed.Distribution,
+    progress: Progress,
+    epoch: int,
+) -> tuple[float, float]:
+    """One pass over this rank's shard; returns the mean loss and accuracy over all ranks."""
+    network.train()
+    device = placement.device
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    seen = 0
+    progress.start_epoch(epoch)
+    for step, (images, labels) in enumerate(loader):
+        with placement.autocast():
+            logits = network(images)
+            loss = F.cross_entropy(logits, labels, label_smoothing=recipe.train.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        loss_sum += loss.detach() * labels.shape[0]
+        correct += (logits.argmax(1) == labels).sum()
+        seen += labels.shape[0]
+        if progress.wants_refresh(step):
+            mean_loss = (loss_sum / seen).item()  # one host sync per refresh, not per step
+            check_finite(mean_loss, epoch, step)
+            progress.refresh(step, mean_loss, correct.item() / seen, current_lr(optimizer))
+        else:
+            progress.advance(step)
+    totals = distributed.all_sum(torch.stack([loss_sum, correct.float()]), dist)
+    count = seen * dist.world_size
+    mean_loss, accuracy = (totals / count).tolist()
+    check_finite(mean_loss, epoch, len(loader) - 1)
+    return mean_loss, accuracy
+
+
+@torch.no_grad()
+def evaluate(
+    network: nn.Module, loader: DeviceLoader, placement: Placement, tta: bool = False
+) -> tuple[float, float]:
+    """Mean loss and accuracy over a loader; ``tta`` averages the image and its mirror."""
+    network.eval()
+    loss_sum = torch.zeros((), device=placement.device)
+    correct = torch.zeros((), device=placement.device, dtype=torch.int64)
+    seen = 0
+    for images, labels in loader:
+        with placement.autocast():
+            logits = network(images).float()
+            if tta:
+                probabilities = (logits.softmax(1) + network(images.flip(3)).float().softmax(1)) / 2
+                logits = probabilities.log()
+        loss_sum += F.cross_entropy(logits, labels, reduction="sum")
+        correct += (logits.argmax(1) == labels).sum()
+        seen += labels.shape[0]
+    loss, hits = loss_sum.item(), correct.item()
+    return loss / max(seen, 1), hits / max(seen, 1)
+
+
+def check_finite(loss: float, epoch: int, step: int) -> None:
+    if not math.isfinite(loss):
+        raise TrainingDiverged(
+            f"training diverged: the loss became {loss} in epoch {epoch + 1} (step {step + 1}); "
+            "the run stopped and last.pt keeps the last good epoch. Try a lower optim.lr."
+        )
+
+
+def rng_state(loader: DeviceLoader) -> dict[str, Any]:
+    """Every random state the run depends on, as tensors (safe for ``weights_only`` loads)."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "loader": loader.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any], loader: DeviceLoader) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    loader.set_state(state["loader"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

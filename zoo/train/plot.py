@@ -1,0 +1,41 @@
+"""``zoo plot``: a PNG of a run's loss, accuracy and learning-rate curves from metrics.jsonl."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zoo.errors import ZooError
+from zoo.train.checkpoint import read_metrics
+
+
+def plot_run(run_dir: Path, out: Path | None = None) -> Path:
+    """Write the curves of ``run_dir`` to ``out`` (default ``RUN_DIR/curves.png``)."""
+    rows = read_metrics(run_dir)
+    if not rows:
+        raise ZooError(f"{run_dir}: metrics.jsonl has no epochs yet")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ZooError("zoo plot needs matplotlib: pip install 'zoo[plot]'") from exc
+    epochs = [row["epoch"] for row in rows]
+    figure, (loss, accuracy, lr) = plt.subplots(1, 3, figsize=(15, 4))
+    for axes, key, title in ((loss, "loss", "loss"), (accuracy, "acc", "accuracy")):
+        axes.plot(epochs, [row[f"train_{key}"] for row in rows], label="train")
+        axes.plot(epochs, [row[f"val_{key}"] for row in rows], label="validation")
+        axes.set(title=title, xlabel="epoch")
+        axes.legend()
+    lr.plot(epochs, [row["lr"] for row in rows])
+    lr.set(title="learning rate", xlabel="epoch", yscale="log")
+    figure.suptitle(run_dir.name)
+    figure.tight_layout()
+    out = out or run_dir / "curves.png"
+    try:
+        figure.savefig(out, dpi=100)
+    except OSError as exc:
+        raise ZooError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    finally:
+        plt.close(figure)
+    return out

@@ -1,0 +1,126 @@
+"""What a person sees while training: rich bars for epochs and batches, a line per epoch, and a
+summary table at the end. Only rank 0 shows anything.
+
+The batch bar's loss and accuracy are refreshed every ``REFRESH_STEPS`` steps, because reading a
+number back from the GPU makes the host wait for it; advancing the bar itself costs nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from zoo.data.splits import DataSplits
+    from zoo.recipe import Recipe
+    from zoo.train.device import Placement
+
+REFRESH_STEPS = 25
+"""Steps between reads of the running loss and accuracy."""
+
+console = Console(stderr=True)
+
+
+class Progress:
+    """Epoch and batch progress for ``epochs`` epochs of ``steps`` steps (no-op if disabled)."""
+
+    def __init__(self, epochs: int, steps: int, batch_size: int, enabled: bool = True) -> None:
+        self.enabled, self.epochs, self.steps, self.batch_size = enabled, epochs, steps, batch_size
+        self.bars = RichProgress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not enabled,
+            transient=True,
+        )
+        self.epoch_bar = self.bars.add_task("epochs", total=epochs, status="")
+        self.batch_bar = self.bars.add_task("batches", total=steps, status="")
+        self.started = time.perf_counter()
+
+    def __enter__(self) -> Progress:
+        self.bars.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.bars.__exit__(kind, error, tb)
+
+    def announce(
+        self, recipe: Recipe, placement: Placement, splits: DataSplits, run_dir: Path, start: int
+    ) -> None:
+        if not self.enabled:
+            return
+        layout = "channels_last" if placement.channels_last else "NCHW"
+        what = f"resuming at epoch {start + 1}" if start else "training"
+        console.print(
+            f"zoo: {what} {recipe.name} on {splits.name} ({len(splits.train_labels):,} train / "
+            f"{len(splits.val_labels):,} val) · {placement.device} {placement.precision} "
+            f"{layout} · run directory {run_dir}"
+        )
+        self.bars.update(self.epoch_bar, completed=start)
+
+    def start_epoch(self, epoch: int) -> None:
+        self.bars.reset(self.batch_bar, total=self.steps, status="")
+        self.bars.update(self.batch_bar, description=f"epoch {epoch + 1}/{self.epochs}")
+        self.epoch_started = time.perf_counter()
+
+    def wants_refresh(self, step: int) -> bool:
+        return self.enabled and (step + 1) % REFRESH_STEPS == 0
+
+    def advance(self, step: int) -> None:
+        if self.enabled:
+            self.bars.update(self.batch_bar, completed=step + 1)
+
+    def refresh(self, step: int, loss: float, accuracy: float, lr: float) -> None:
+        elapsed = max(time.perf_counter() - self.epoch_started, 1e-9)
+        images_per_sec = (step + 1) * self.batch_size / elapsed
+        status = f"loss {loss:.4f} acc {accuracy:.2%} lr {lr:.3g} {images_per_sec:,.0f} img/s"
+        self.bars.update(self.batch_bar, completed=step + 1, status=status)
+
+    def epoch_done(self, row: dict[str, Any], improved: bool) -> None:
+        if not self.enabled:
+            return
+        self.bars.advance(self.epoch_bar)
+        mark = " *best*" if improved else ""
+        console.print(
+            f"epoch {row['epoch']:>3}/{self.epochs}  lr {row['lr']:.3g}  "
+            f"loss {row['train_loss']:.4f}  acc {row['train_acc']:.2%}  "
+            f"val_loss {row['val_loss']:.4f}  val_acc {row['val_acc']:.2%}  "
+            f"{row['seconds']:.1f}s  {row['images_per_sec']:,.0f} img/s{mark}"
+        )
+
+    def finish(self, metrics: list[dict[str, Any]]) -> None:
+        if not self.enabled or not metrics:
+            return
+        best = max(metrics, key=lambda row: row["val_acc"])
+        last = metrics[-1]
+        table = Table(title="zoo train: summary", title_justify="left")
+        for column in ("", "epoch", "val_acc", "val_loss", "train_acc", "s/epoch", "img/s"):
+            table.add_column(column, justify="right")
+        for label, row in (("best", best), ("last", last)):
+            table.add_row(
+                label,
+                str(row["epoch"]),
+                f"{row['val_acc']:.2%}",
+                f"{row['val_loss']:.4f}",
+                f"{row['train_acc']:.2%}",
+                f"{row['seconds']:.1f}",
+                f"{row['images_per_sec']:,.0f}",
+            )
+        total = sum(row["seconds"] for row in metrics)
+        console.print(table)
+        console.print(f"zoo: {len(metrics)} epochs in {total:.0f}s")
