@@ -72,7 +72,8 @@ def train_command(args: argparse.Namespace) -> int:
             f"`zoo train --resume {run_dir}`"
         )
         return 130
-    console.print(f"zoo: best val_acc {result.best_val_acc:.2%}; run directory {run_dir}")
+    if result.is_main:
+        console.print(f"zoo: best val_acc {result.best_val_acc:.2%}; run directory {run_dir}")
     return 0
 
 

@@ -40,6 +40,8 @@ class Run:
     run_dir: Path
     metrics: list[dict[str, Any]]
     best_val_acc: float
+    is_main: bool = True
+    """False in the processes of DDP ranks other than 0, which print nothing."""
 
 
 def train(
@@ -99,6 +101,8 @@ def _train(
 
     model = model.to(placement.device, memory_format=placement.memory_format)
     if dist.enabled and config.sync_batchnorm:
+        if placement.device.type != "cuda":
+            raise ZooError("train.sync_batchnorm: torch's SyncBatchNorm works on CUDA GPUs only")
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     optimizer = make_optimizer(model, recipe.optim, placement.device)
     scheduler = make_scheduler(
@@ -191,7 +195,7 @@ def _train(
                 checkpoint.write_metrics(run_dir / checkpoint.METRICS_FILE, metrics)
             progress.epoch_done(row, improved)
     progress.finish(metrics)
-    return Run(run_dir, metrics, best)
+    return Run(run_dir, metrics, best, dist.is_main)
 
 
 def seed_everything(seed: int, deterministic: bool, device: torch.device) -> None:
