@@ -140,21 +140,15 @@ def _train(
         config.epochs, len(train_loader), config.batch_size, enabled=show_progress and dist.is_main
     )
     progress.announce(recipe, placement, splits, run_dir, start_epoch)
+    stepper = Stepper(
+        network, optimizer, scheduler, placement, dist, progress, config.label_smoothing
+    )
     with progress:
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
             lr = current_lr(optimizer)
-            train_loss, train_acc = train_epoch(
-                network,
-                train_loader,
-                optimizer,
-                scheduler,
-                placement,
-                recipe,
-                dist,
-                progress,
-                epoch,
-            )
+            train_loss, train_acc = stepper.train_epoch(train_loader, epoch)
+            train_seconds = time.perf_counter() - started  # train_epoch synced: the time is real
             val_loss, val_acc = evaluate(network, val_loader, placement)
             seconds = time.perf_counter() - started
             if plateau is not None:
@@ -167,8 +161,9 @@ def _train(
                 "val_loss": val_loss,
                 "val_acc": val_acc,
                 "seconds": round(seconds, 3),
+                "train_seconds": round(train_seconds, 3),
                 "images_per_sec": round(
-                    len(train_loader) * config.batch_size * dist.world_size / seconds, 1
+                    train_loader.samples_per_rank * dist.world_size / train_seconds, 1
                 ),
             }
             metrics.append(row)
@@ -240,47 +235,49 @@ def evaluation_loader(
     )
 
 
-def train_epoch(
-    network: nn.Module,
-    loader: DeviceLoader,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    placement: Placement,
-    recipe: Recipe,
-    dist: distributed.Distribution,
-    progress: Progress,
-    epoch: int,
-) -> tuple[float, float]:
-    """One pass over this rank's shard; returns the mean loss and accuracy over all ranks."""
-    network.train()
-    device = placement.device
-    loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.int64)
-    seen = 0
-    progress.start_epoch(epoch)
-    for step, (images, labels) in enumerate(loader):
-        with placement.autocast():
-            logits = network(images)
-            loss = F.cross_entropy(logits, labels, label_smoothing=recipe.train.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        loss_sum += loss.detach() * labels.shape[0]
-        correct += (logits.argmax(1) == labels).sum()
-        seen += labels.shape[0]
-        if progress.wants_refresh(step):
-            mean_loss = (loss_sum / seen).item()  # one host sync per refresh, not per step
-            check_finite(mean_loss, epoch, step)
-            progress.refresh(step, mean_loss, correct.item() / seen, current_lr(optimizer))
-        else:
-            progress.advance(step)
-    totals = distributed.all_sum(torch.stack([loss_sum, correct.float()]), dist)
-    count = seen * dist.world_size
-    mean_loss, accuracy = (totals / count).tolist()
-    check_finite(mean_loss, epoch, len(loader) - 1)
-    return mean_loss, accuracy
+@dataclass
+class Stepper:
+    """What one training epoch needs: the network, its optimiser and schedule, and where to run."""
+
+    network: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    placement: Placement
+    dist: distributed.Distribution
+    progress: Progress
+    label_smoothing: float
+
+    def train_epoch(self, loader: DeviceLoader, epoch: int) -> tuple[float, float]:
+        """One pass over this rank's shard; the mean loss and accuracy over all ranks."""
+        self.network.train()
+        device = self.placement.device
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.int64)
+        seen = 0
+        self.progress.start_epoch(epoch)
+        for step, (images, labels) in enumerate(loader):
+            with self.placement.autocast():
+                logits = self.network(images)
+                loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            loss_sum += loss.detach() * labels.shape[0]
+            correct += (logits.argmax(1) == labels).sum()
+            seen += labels.shape[0]
+            if self.progress.wants_refresh(step):
+                mean_loss = (loss_sum / seen).item()  # one host sync per refresh, not per step
+                check_finite(mean_loss, epoch, step)
+                accuracy = correct.item() / seen
+                self.progress.refresh(step, mean_loss, accuracy, current_lr(self.optimizer))
+            else:
+                self.progress.advance(step)
+        totals = distributed.all_sum(torch.stack([loss_sum, correct.float()]), self.dist)
+        mean_loss, accuracy = (totals / (seen * self.dist.world_size)).tolist()
+        check_finite(mean_loss, epoch, len(loader) - 1)
+        return mean_loss, accuracy
 
 
 @torch.no_grad()
