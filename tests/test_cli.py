@@ -43,7 +43,7 @@ def test_summarize_a_recipe_with_overrides(run_zoo):
     recipe = str(REPO / "recipes" / "resnet56_v2.toml")
     result = run_zoo("summarize", recipe, "--json", "--set", "model.num_classes=100")
     data = json.loads(result.out)
-    assert data["layers"][-1]["output_shape"] == [1, 100] and data["depth"] == 56
+    assert data["layers"][-1]["output_shape"] == [100] and data["depth"] == 56
 
 
 def test_summarize_an_unpresetted_depth(run_zoo):
@@ -128,11 +128,10 @@ def test_bad_recipes_are_exit_2(run_zoo, tmp_path):
         assert result.code == 2 and message in result.err and result.err.count("\n") == 1
 
 
-def test_debug_shows_the_traceback(run_zoo):
-    from zoo.errors import ZooError
-
-    with pytest.raises(ZooError):
-        run_zoo("--debug", "summarize", "resnet21_v1")
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(run_zoo):
+    result = run_zoo("--debug", "summarize", "resnet21_v1")
+    assert result.code == 2
+    assert "Traceback" in result.err and "depth should be 6n+2" in result.err.splitlines()[-1]
 
 
 def test_python_dash_m_zoo_is_the_same_program():

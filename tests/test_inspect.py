@@ -11,7 +11,7 @@ from torch import nn
 
 import zoo
 from zoo.inspect import audit, count_parameters, summarize
-from zoo.inspect.audit import within_rounding
+from zoo.inspect.checks import within_rounding
 
 
 def test_non_trainable_is_bn_moving_mean_and_variance_only():
@@ -48,7 +48,7 @@ def test_summary_rows_shapes_and_json():
     assert first == {
         "name": "stem.conv",
         "type": "Conv2d",
-        "output_shape": [1, 16, 32, 32],
+        "output_shape": [16, 32, 32],
         "params": 448,
     }
     assert sum(layer["params"] for layer in data["layers"]) == 273_066

@@ -67,7 +67,7 @@ def test_the_plugin_recipe_is_listed_built_and_summarised(installed, tmp_path):
     assert any(
         layer["type"] == "SEModule" or layer["name"].endswith("fc1") for layer in data["layers"]
     )
-    assert data["layers"][-1]["output_shape"] == [1, 10]
+    assert data["layers"][-1]["output_shape"] == [10]
 
 
 @pytest.mark.slow

@@ -95,6 +95,16 @@ def test_entry_points_are_discovered_lazily_once(monkeypatch):
     assert calls == ["zoo.blocks"] and good.loads == 1
 
 
+def test_a_plugin_cannot_take_a_built_in_name(monkeypatch):
+    clash = FakePoint("bottleneck", obj="impostor")
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [clash])
+    registry: Registry = Registry("block", group="zoo.blocks")
+    registry.add("bottleneck", "the real one")
+    with pytest.warns(UserWarning, match="third-party registers the block 'bottleneck', which "
+                                         "built-in already registered"):
+        assert registry.get("bottleneck") == "the real one"
+
+
 def test_a_broken_plugin_is_reported_and_the_rest_keeps_working(monkeypatch):
     broken = FakePoint("bad_block", error=ImportError("No module named 'missing_dep'"))
     good = FakePoint("good_block", obj="factory")

@@ -6,21 +6,16 @@ The Python API mirrors the CLI::
     model = zoo.build_model("resnet56_v2", num_classes=100)
     spec = zoo.get_spec("resnet110_v1")      # the network as data
     zoo.list_models("resnet*_v2")
+
+The registries are ``zoo.blocks.blocks``, ``zoo.architectures.architectures``,
+``zoo.architectures.presets`` and ``zoo.data.datasets``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from zoo.architectures import (
-    Network,
-    NetworkSpec,
-    architectures,
-    build_network,
-    presets,
-    resolve,
-)
-from zoo.blocks import blocks
+from zoo.architectures import Network, NetworkSpec, build_network, presets, resolve
 from zoo.errors import CheckFailed, ZooError
 
 __version__ = "0.1.0"
@@ -47,8 +42,6 @@ __all__ = [
     "Network",
     "NetworkSpec",
     "ZooError",
-    "architectures",
-    "blocks",
     "build_model",
     "build_network",
     "get_spec",

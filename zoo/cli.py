@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.handler](args)
     except ZooError as exc:
         if args.debug:
-            raise
+            traceback.print_exc()
         errors.print(f"zoo: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return exc.exit_code
     except CheckFailed as exc:
@@ -126,11 +127,18 @@ def load_recipe_arg(name_or_path: str, overrides: Sequence[str]):
 
 
 def is_recipe_arg(text: str) -> bool:
-    """A recipe file or recipe name rather than a model name."""
+    """A recipe rather than a model: a path, or a name that is a recipe's and no model's."""
+    from zoo.architectures import resolve
     from zoo.recipe import find_recipes
 
     path = Path(text)
-    return path.suffix == ".toml" or path.exists() or any(r.name == text for r in find_recipes())
+    if path.suffix == ".toml" or path.exists():
+        return True
+    try:
+        resolve(text)
+    except ZooError:
+        return any(r.name == text for r in find_recipes())
+    return False
 
 
 @command("list")
@@ -241,10 +249,7 @@ def audit_command(args: argparse.Namespace) -> int:
                 console.print(f"[yellow]note:[/yellow] {note}")
             for check in result.checks:
                 if not check.ok:
-                    console.print(
-                        f"[red]FAIL[/red] {result.name}: {check.what} is {check.actual}, "
-                        f"{check.source} says {check.expected}"
-                    )
+                    console.print(f"[red]FAIL[/red] {result.name}: {check.describe()}")
     if failed:
         raise CheckFailed(
             f"audit: {len(failed)} of {len(results)} presets failed: " + ", ".join(failed)

@@ -237,7 +237,8 @@ def apply_override(data: dict[str, Any], keys: Iterable[str], value: Any, text: 
 def _validation_message(exc: ValidationError, path: Path, set_keys: list[str]) -> str:
     error = exc.errors()[0]
     message = f"{path}: {describe(error, Recipe)}"
-    if dotted(tuple(error["loc"]), Recipe) in set_keys:
+    where = dotted(tuple(error["loc"]), Recipe)
+    if any(where == key or where.startswith((f"{key}.", f"{key}[")) for key in set_keys):
         message += " (from --set)"
     count = len(exc.errors())
     if count > 1:

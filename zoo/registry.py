@@ -140,8 +140,15 @@ class Registry(Generic[T]):
                 message = f"{type(exc).__name__}: {exc}"
                 self._broken[point.name] = BrokenEntry(point.name, origin, message)
                 warnings.warn(
-                    f"zoo: the plugin {origin} failed to load its {self.kind} {point.name!r}: "
-                    f"{message}",
+                    f"the plugin {origin} failed to load its {self.kind} {point.name!r}: {message}",
+                    stacklevel=2,
+                )
+                continue
+            if point.name in self._entries:
+                first = self._entries[point.name].origin
+                warnings.warn(
+                    f"the plugin {origin} registers the {self.kind} {point.name!r}, which "
+                    f"{first} already registered; zoo keeps the one from {first}",
                     stacklevel=2,
                 )
                 continue

@@ -2,7 +2,7 @@
 that name parameter sets, and the one builder that turns a spec into a module."""
 
 from zoo.architectures import plain, resnet, vgg  # noqa: F401  (importing registers the built-ins)
-from zoo.architectures.presets import Preset, make_spec, presets, resolve
+from zoo.architectures.names import Preset, make_spec, presets, resolve
 from zoo.architectures.registry import architectures
 from zoo.architectures.spec import (
     BlockSpec,

@@ -4,7 +4,7 @@ The defaults are exactly the seed's Keras builders ``resnet_v1`` and ``resnet_v2
 a bias, the v1 shortcut is a strided 1×1 conv without BN, and v2 uses the seed's bottleneck
 widths (16, 64, 128 inside; 64, 128, 256 out), strides its first 1×1 conv and, after a stem that
 ends in BN-ReLU, starts with a bare conv. The parameters also express the papers' definitions
-(see :mod:`zoo.architectures.presets`).
+(see :mod:`zoo.architectures.names`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from zoo.architectures.depth import NINE_N_PLUS_TWO, SIX_N_PLUS_TWO
 from zoo.architectures.registry import architectures
 from zoo.architectures.spec import BlockSpec, HeadSpec, NetworkSpec, StageSpec
 from zoo.blocks.shortcuts import Projection
+from zoo.blocks.units import NO_ACTIVATION
 
 Widths = tuple[PositiveInt, PositiveInt, PositiveInt]
 
@@ -103,7 +104,7 @@ def resnet_v2(
                 stages.append(StageSpec(repeat=n - 1, **common))
         else:
             stages.append(StageSpec(repeat=n, stride=stride, **common))
-    stem_act = "relu" if stem_norm_act else None
+    stem_act = "relu" if stem_norm_act else NO_ACTIVATION
     return NetworkSpec(
         name=f"resnet{depth}_v2",
         in_channels=in_channels,

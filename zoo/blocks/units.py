@@ -40,9 +40,13 @@ imported only then: importing timm takes seconds, which every ``zoo`` command wo
 IN_PLACE = frozenset({nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Mish, nn.Hardswish})
 
 
+NO_ACTIVATION = "none"
+"""The name for no activation, which TOML (having no null) can write; None means the same."""
+
+
 def make_activation(name: str | None) -> nn.Module | None:
-    """An activation module by name (``relu``, ``silu``, any timm name); None for none."""
-    if name is None:
+    """An activation module by name (``relu``, ``silu``, any timm name); None for ``none``."""
+    if name is None or name == NO_ACTIVATION:
         return None
     if name in TORCH_ACTIVATIONS:
         layer = TORCH_ACTIVATIONS[name]

@@ -121,7 +121,7 @@ def _check_labels(labels: Tensor, classes: list[str], path: Path) -> Tensor:
 
 def read_python_batch(path: Path, files: CifarFiles) -> tuple[Tensor, Tensor]:
     """Images ``(N, 3, 32, 32)`` uint8 and labels int64 from one pickled batch."""
-    batch = load_pickle(_existing(path))
+    batch = _bytes_keys(load_pickle(_existing(path)))
     if not isinstance(batch, dict) or b"data" not in batch or files.label_key not in batch:
         found = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
         raise ZooError(
@@ -146,11 +146,18 @@ def read_python_batch(path: Path, files: CifarFiles) -> tuple[Tensor, Tensor]:
 
 def read_python_classes(path: Path, files: CifarFiles) -> list[str]:
     """Class names from a pickled ``batches.meta`` / ``meta`` file."""
-    meta = load_pickle(_existing(path))
+    meta = _bytes_keys(load_pickle(_existing(path)))
     names = meta.get(files.names_key) if isinstance(meta, dict) else None
-    if not isinstance(names, list) or not all(isinstance(n, bytes) for n in names):
+    if not isinstance(names, list) or not all(isinstance(n, bytes | str) for n in names):
         raise ZooError(f"{path} has no list of class names under {files.names_key!r}")
-    return [name.decode("utf-8") for name in names]
+    return [name.decode("utf-8") if isinstance(name, bytes) else name for name in names]
+
+
+def _bytes_keys(obj: object) -> object:
+    """CIFAR's Python 2 pickles have bytes keys; copies re-pickled by Python 3 have str keys."""
+    if not isinstance(obj, dict):
+        return obj
+    return {k.encode() if isinstance(k, str) else k: v for k, v in obj.items()}
 
 
 def read_binary_batch(path: Path, label_bytes: int) -> tuple[Tensor, Tensor]:

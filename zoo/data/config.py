@@ -81,6 +81,16 @@ class DataConfig(BaseModel):
         description="Number of validation images of a generated data set (shapes).",
     )
 
+    @field_validator("dataset")
+    @classmethod
+    def _registered(cls, dataset: str) -> str:
+        """A name from the data set registry, so a typo fails when the recipe loads."""
+        from zoo.data.registry import datasets  # the registry imports this module
+
+        if dataset not in datasets:
+            raise ValueError(datasets.unknown_name_message(dataset))
+        return dataset
+
     @field_validator("augment")
     @classmethod
     def _no_repeats(cls, augment: list[AugmentName]) -> list[AugmentName]:

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from rich.console import Group
 from rich.table import Table
 
-from zoo.inspect.audit import PresetAudit, count_checks, load_reference
+from zoo.inspect.checks import (
+    PresetAudit,
+    count_checks,
+    load_reference,
+    macs_checks,
+    show_value,
+)
 from zoo.inspect.summary import Summary
 
 
@@ -24,7 +30,7 @@ def summary_table(summary: Summary) -> Group:
     ):
         layers.add_column(column, justify=justify)  # type: ignore[arg-type]
     for layer in summary.layers:
-        layers.add_row(layer.name, layer.type, _shape(layer.output_shape[1:]), f"{layer.params:,}")
+        layers.add_row(layer.name, layer.type, _shape(layer.output_shape), f"{layer.params:,}")
     totals = Table(show_header=False, box=None)
     totals.add_column(justify="left")
     totals.add_column(justify="right")
@@ -42,21 +48,19 @@ def comparison_lines(summary: Summary, reference_name: str | None) -> list[str]:
     if reference_name is None:
         return ["Documented table: this network is not a preset, so there is nothing to compare."]
     reference = load_reference()
-    checks = list(count_checks(reference_name, summary, reference))
-    macs = reference.get("macs", {}).get(reference_name)
-    if not checks and macs is None:
+    checks = [
+        *count_checks(reference_name, summary, reference),
+        *macs_checks(reference_name, summary, reference),
+    ]
+    if not checks:
         return [f"Documented table: no figures for {reference_name}."]
     lines = []
     for check in checks:
         mark = "[green]matches[/green]" if check.ok else "[red]DIFFERS from[/red]"
         lines.append(
-            f"Documented table: {check.what} {check.actual} {mark} {check.source} "
-            f"({check.expected})"
+            f"Documented table: {check.what} {show_value(check.actual)} {mark} {check.source} "
+            f"({show_value(check.expected)})"
         )
-    if macs is not None and summary.macs is not None:
-        close = abs(summary.macs - macs) <= 0.005e6
-        mark = "[green]matches[/green]" if close else "[red]DIFFERS from[/red]"
-        lines.append(f"Documented table: MACs {summary.macs / 1e6:.2f} M {mark} {macs / 1e6:.2f} M")
     return lines
 
 

@@ -36,7 +36,8 @@ FLOPS_PER_MAC = 2
 
 @dataclass(frozen=True)
 class Layer:
-    """One executed leaf module: its dotted name, type, output shape and own parameters."""
+    """One executed leaf module: its dotted name, type, output shape (without the batch
+    dimension) and own parameters (BN's moving statistics are not parameters)."""
 
     name: str
     type: str
@@ -126,7 +127,7 @@ def summarize(
 
 def _recorder(layers: list[Layer], name: str):
     def record(leaf: nn.Module, _inputs: Any, output: Any) -> None:
-        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else ()
+        shape = tuple(output.shape[1:]) if isinstance(output, torch.Tensor) else ()
         own = sum(p.numel() for p in leaf.parameters(recurse=False))
         layers.append(Layer(name, type(leaf).__name__, shape, own))
 

@@ -6,7 +6,8 @@ checks
 - its measured depth against the depth in its name, and against its family's formula (6n+2,
   9n+2, …) with n counted from the spec — and n against the seed's table where it lists one;
 - its parameter counts against the table: exactly where the table is exact (the Keras counts, the
-  papers' exact definitions), and within the table's rounding where the table only says "0.27M".
+  papers' exact definitions), and within the table's rounding where the table only says "0.27M";
+- its multiply-accumulates per 32×32 image, where the table lists them.
 
 Where the table gives both an exact count and a rounded paper figure for a model, the exact count
 is what is checked; a rounded figure that the exact count itself does not round to is reported as
@@ -27,9 +28,15 @@ from typing import Any
 import torch
 
 from zoo.architectures import Preset, build_network, presets
-from zoo.architectures.presets import formula_depth
+from zoo.architectures.names import formula_depth
 from zoo.errors import ZooError
 from zoo.inspect.summary import Summary, summarize
+
+REFERENCE_INPUT = (3, 32, 32)
+"""The table's MACs are per 32×32 RGB image."""
+
+MACS_HALF_UNIT = 0.005e6
+"""The table gives MACs to two decimals of millions (40.81e6)."""
 
 EXACT_TABLES = ("keras_counts", "paper_v1_option_a", "paper_v2_preact")
 """Tables of exact counts, keyed by preset name."""
@@ -43,9 +50,18 @@ class Check:
 
     what: str
     source: str
-    expected: str
-    actual: str
+    expected: int | str
+    actual: int | str
     ok: bool
+
+    def describe(self) -> str:
+        """``total params is 274,442, keras_counts says 274,443``."""
+        expected, actual = show_value(self.expected), show_value(self.actual)
+        return f"{self.what} is {actual}, {self.source} says {expected}"
+
+
+def show_value(value: int | str) -> str:
+    return f"{value:,}" if isinstance(value, int) else value
 
 
 @dataclass
@@ -95,12 +111,13 @@ def audit_preset(preset: Preset, reference: Mapping[str, Any]) -> PresetAudit:
     spec = preset.spec()
     with torch.device("meta"):
         network = build_network(spec)
-    summary = summarize(network, name=preset.name, macs=False)
+    summary = summarize(network, name=preset.name, macs=preset.name in reference.get("macs", {}))
     result = PresetAudit(
         preset.name, summary.depth, summary.total, summary.trainable, summary.non_trainable
     )
     result.checks += depth_checks(preset, spec, summary, reference)
     result.checks += count_checks(preset.name, summary, reference)
+    result.checks += macs_checks(preset.name, summary, reference)
     result.notes += table_notes(preset.name, reference)
     return result
 
@@ -138,13 +155,16 @@ def count_checks(name: str, summary: Summary, reference: Mapping[str, Any]) -> I
     rounded = _rounded_figure(name, reference)
     if rounded is not None and not exact_found:
         source, figure = rounded
-        yield Check(
-            "params",
-            source,
-            figure,
-            f"{summary.total:,}",
-            within_rounding(summary.total, figure),
-        )
+        yield Check("params", source, figure, summary.total, within_rounding(summary.total, figure))
+
+
+def macs_checks(name: str, summary: Summary, reference: Mapping[str, Any]) -> Iterable[Check]:
+    """MACs per 32×32 image against the table, within its rounding (two decimals of millions)."""
+    expected = reference.get("macs", {}).get(name)
+    if expected is None or summary.macs is None or summary.input_size != REFERENCE_INPUT:
+        return
+    close = abs(summary.macs - expected) <= MACS_HALF_UNIT
+    yield Check("MACs", "macs", f"{expected / 1e6:.2f}M", f"{summary.macs / 1e6:.2f}M", close)
 
 
 def table_notes(name: str, reference: Mapping[str, Any]) -> list[str]:
@@ -201,4 +221,4 @@ def _seed_model_name(name: str) -> str:
 
 
 def _compare(what: str, source: str, expected: int, actual: int) -> Check:
-    return Check(what, source, f"{expected:,}", f"{actual:,}", expected == actual)
+    return Check(what, source, expected, actual, expected == actual)

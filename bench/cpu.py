@@ -1,0 +1,115 @@
+"""CPU benchmark: zoo train against the hand-written PyTorch loop and against the model alone.
+
+One run, one machine, one model (the seed's ResNet-20 v1, recipes/resnet20_v1.toml) and the same
+CIFAR-format files, written here: 5,000 training images by default. It reports training images/s
+for
+
+  a. ``zoo train`` with the recipe at batch 128 (the trainer's default fast settings);
+  b. the hand-written loop (bench/common.py): PIL transforms, a 2-worker DataLoader, fp32, SGD;
+  c. the model alone: forward, backward and step on tensors already in memory, with the
+     trainer's settings — the ceiling, which shows what data handling and bookkeeping cost;
+
+each the median of several epochs after a warm-up epoch, and the ratios a/b and a/c.
+
+    python bench/cpu.py [--train-images 5000] [--epochs 4] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import hand_written_epoch_timer, median_after_warmup, write_cifar10
+
+import zoo
+from zoo.recipe import load_recipe
+from zoo.train.config import OptimConfig, TrainConfig
+from zoo.train.device import place
+from zoo.train.loop import train
+from zoo.train.optim import make_optimizer
+
+RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "resnet20_v1.toml"
+
+
+def zoo_train_rates(root: Path, epochs: int, batch_size: int, out: Path) -> list[float]:
+    overrides = [
+        f"data.root={json.dumps(str(root))}",
+        "data.download=false",
+        f"train.epochs={epochs}",
+        f"train.batch_size={batch_size}",
+    ]
+    run = train(load_recipe(RECIPE, overrides), out, show_progress=False)
+    return [row["images_per_sec"] for row in run.metrics]
+
+
+def model_alone_rates(images: int, epochs: int, batch_size: int) -> list[float]:
+    placement = place(TrainConfig())
+    model = zoo.build_model("resnet20_v1").to(
+        placement.device, memory_format=placement.memory_format
+    )
+    optimizer = make_optimizer(model, OptimConfig(), placement.device)
+    data = torch.randn(images, 3, 32, 32).contiguous(memory_format=placement.memory_format)
+    labels = torch.randint(0, 10, (images,))
+    rates = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        for start in range(0, images, batch_size):
+            x, y = data[start : start + batch_size], labels[start : start + batch_size]
+            with placement.autocast():
+                loss = torch.nn.functional.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        rates.append(images / (time.perf_counter() - started))
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--train-images", type=int, default=5000)
+    parser.add_argument("--test-images", type=int, default=1000)
+    parser.add_argument("--epochs", type=int, default=4, help="per measurement, 1 is warm-up")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of loop b")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    placement = place(TrainConfig())
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, zoo defaults on this CPU: "
+        f"{placement.precision} autocast, channels_last={placement.channels_last}"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        root = write_cifar10(Path(folder) / "data", args.train_images, args.test_images)
+        a = zoo_train_rates(root, args.epochs, args.batch_size, Path(folder) / "run")
+        epoch = hand_written_epoch_timer(
+            zoo.build_model("resnet20_v1"), root, args.batch_size, args.workers, torch.device("cpu")
+        )
+        b = [epoch() for _ in range(args.epochs)]
+    c = model_alone_rates(args.train_images, args.epochs, args.batch_size)
+
+    results = {
+        "a_zoo_train": median_after_warmup(a),
+        "b_hand_written": median_after_warmup(b),
+        "c_model_alone": median_after_warmup(c),
+    }
+    results["a_over_b"] = results["a_zoo_train"] / results["b_hand_written"]
+    results["a_over_c"] = results["a_zoo_train"] / results["c_model_alone"]
+    for name, rates in (("a. zoo train", a), ("b. hand-written loop", b), ("c. model alone", c)):
+        shown = ", ".join(f"{rate:.0f}" for rate in rates)
+        print(f"{name:22s} {median_after_warmup(rates):7.0f} images/s  (epochs: {shown})")
+    print(f"a/b = {results['a_over_b']:.2f}  (target >= 2.0)")
+    print(f"a/c = {results['a_over_c']:.2f}  (target >= 0.9)")
+    if args.json:
+        args.json.write_text(json.dumps(results | {"a": a, "b": b, "c": c}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
