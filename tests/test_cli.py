@@ -86,6 +86,13 @@ def test_list_blocks_and_architectures(run_zoo):
     assert "plain20" not in architectures
 
 
+def test_list_with_only_a_pattern_searches_every_kind(run_zoo):
+    result = run_zoo("list", "resnet2*_v2")
+    assert result.code == 0 and "resnet20_v2" in result.out and "resnet29_v2" in result.out
+    assert "Blocks" not in result.out  # no block matches, so no empty table
+    assert "nothing matches" in run_zoo("list", "zzz*").out
+
+
 def test_list_recipes(run_zoo, monkeypatch):
     monkeypatch.chdir(REPO)
     assert "resnet29_v2" in run_zoo("list", "recipes").out

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import zoo
 from zoo.architectures import NetworkSpec
 from zoo.errors import ZooError
+from zoo.inspect import count_parameters
 from zoo.recipe import load_recipe, parse_override
 
 REPO = Path(__file__).resolve().parents[1]
@@ -166,9 +168,7 @@ def test_a_recipe_cannot_import_code(tmp_path):
         load_recipe(path).build()
 
 
-@pytest.mark.parametrize(
-    "path", sorted((REPO / "recipes").glob("*.toml")), ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", sorted((REPO / "recipes").glob("*.toml")), ids=lambda p: p.name)
 def test_shipped_recipes_load(path):
     recipe = load_recipe(path)
     assert recipe.network_spec().stages
@@ -183,3 +183,43 @@ def test_the_seed_recipe_is_the_seeds(reference):
     assert recipe.schedule.plateau.patience == 5 and recipe.schedule.plateau.min_lr == 0.5e-6
     assert (recipe.train.batch_size, recipe.train.epochs) == (32, 200)
     assert recipe.data.augment == ["shift", "flip"] and recipe.data.normalize == "pixel_mean"
+
+
+def test_family_parameter_errors_name_the_key_path(tmp_path):
+    path = write(tmp_path, "w.toml", '[model]\narch = "resnet_v1"\ndepth = 20\nwidth = 3\n')
+    with pytest.raises(ZooError, match=r"w.toml: model.width: unknown key; valid keys: depth, "):
+        load_recipe(path).network_spec()
+    path = write(tmp_path, "p.toml", '[model]\npreset = "resnet20_v1"\nbias = "maybe"\n')
+    with pytest.raises(ZooError, match=r"p.toml: model.bias: Input should be a valid boolean"):
+        load_recipe(path).network_spec()
+    path = write(tmp_path, "u.toml", 'model = "resnet20_v3"\n')
+    with pytest.raises(ZooError, match=r"u.toml: model.preset: unknown model 'resnet20_v3'"):
+        load_recipe(path).network_spec()
+
+
+def test_no_activation_survives_a_trip_through_toml(tmp_path):
+    import tomli_w
+
+    spec = zoo.get_spec("resnet164_v2_paper")
+    assert spec.stem.options["activation"] == "none"
+    text = tomli_w.dumps({"model": spec.model_dump(mode="json", exclude_none=True)})
+    again = load_recipe(write(tmp_path, "spelled.toml", text))
+    network = again.build()
+    assert not hasattr(network.stem, "act") and not hasattr(network.stem, "norm")
+    assert count_parameters(network) == count_parameters(zoo.build_model("resnet164_v2_paper"))
+
+
+def test_an_unknown_data_set_fails_when_the_recipe_loads(tmp_path):
+    path = write(tmp_path, "d.toml", 'model = "resnet20_v1"\n')
+    with pytest.raises(
+        ZooError,
+        match=r"data.dataset: .*unknown dataset 'cifar11'; did you mean "
+        r"cifar10.*\(from --set\)",
+    ):
+        load_recipe(path, ["data.dataset=cifar11"])
+
+
+def test_a_set_inside_a_list_is_attributed_to_the_set(tmp_path):
+    path = write(tmp_path, "a.toml", 'model = "resnet20_v1"\n')
+    with pytest.raises(ZooError, match=r"data.augment\[0\]: .*\(from --set\)"):
+        load_recipe(path, ['data.augment=["twirl"]'])

@@ -100,8 +100,10 @@ def test_a_plugin_cannot_take_a_built_in_name(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [clash])
     registry: Registry = Registry("block", group="zoo.blocks")
     registry.add("bottleneck", "the real one")
-    with pytest.warns(UserWarning, match="third-party registers the block 'bottleneck', which "
-                                         "built-in already registered"):
+    with pytest.warns(
+        UserWarning,
+        match="third-party registers the block 'bottleneck', which built-in already registered",
+    ):
         assert registry.get("bottleneck") == "the real one"
 
 

@@ -65,11 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    listing = sub.add_parser("list", help="list blocks, architectures or recipes")
-    listing.add_argument(
-        "what", nargs="?", default="all", choices=["all", "blocks", "architectures", "recipes"]
+    listing = sub.add_parser(
+        "list",
+        help="list blocks, architectures or recipes",
+        usage="zoo list [blocks|architectures|recipes] [PATTERN]",
     )
-    listing.add_argument("pattern", nargs="?", default="*", help="wildcard, e.g. 'resnet*_v2'")
+    listing.add_argument(
+        "words", nargs="*", metavar="KIND PATTERN", help="what to list and a wildcard filter"
+    )
     listing.set_defaults(handler="list")
 
     summary = sub.add_parser("summarize", help="layers, parameters, depth and MACs of a network")
@@ -147,27 +150,38 @@ def list_command(args: argparse.Namespace) -> int:
     from zoo.blocks import blocks
     from zoo.recipe import find_recipes
 
-    shown = ["blocks", "architectures", "recipes"] if args.what == "all" else [args.what]
+    kinds = ["blocks", "architectures", "recipes"]
+    words = list(args.words)
+    shown = [words.pop(0)] if words and words[0] in kinds else kinds
+    if len(words) > 1:
+        raise ZooError(f"zoo list takes a kind ({', '.join(kinds)}) and one PATTERN, got {words}")
+    pattern = words[0] if words else "*"
+    tables = []
     if "blocks" in shown:
         table = _table("Blocks", "name", "origin", "what it is")
-        for entry in blocks.entries(args.pattern):
+        for entry in blocks.entries(pattern):
             table.add_row(entry.name, entry.origin, _first_line(entry.obj))
         _add_broken(table, blocks.broken())
-        console.print(table)
+        tables.append(table)
     if "architectures" in shown:
         table = _table("Architectures", "name", "kind", "origin", "what it is")
-        for entry in architectures.entries(args.pattern):
+        for entry in architectures.entries(pattern):
             table.add_row(entry.name, "family", entry.origin, _first_line(entry.obj))
-        for entry in presets.entries(args.pattern):
+        for entry in presets.entries(pattern):
             preset = entry.obj
             table.add_row(preset.name, f"preset of {preset.arch}", entry.origin, preset.description)
         _add_broken(table, architectures.broken())
-        console.print(table)
+        tables.append(table)
     if "recipes" in shown:
         table = _table("Recipes", "name", "origin", "path")
-        for recipe in find_recipes(args.pattern):
+        for recipe in find_recipes(pattern):
             table.add_row(recipe.name, recipe.origin, str(recipe.path))
+        tables.append(table)
+    matched = [table for table in tables if table.row_count or len(shown) == 1]
+    for table in matched:
         console.print(table)
+    if not matched:
+        console.print(f"nothing matches {pattern!r}")
     return 0
 
 

@@ -124,15 +124,22 @@ class Recipe(BaseModel):
     def network_spec(self) -> NetworkSpec:
         """The :class:`NetworkSpec` of ``[model]``, in any of its three forms."""
         model = self.model
+        if isinstance(model, NetworkSpec):
+            return model.model_copy(update={"name": self.name or model.name})
+        options = dict(model.model_extra or {})
         try:
-            if isinstance(model, NetworkSpec):
-                return model.model_copy(update={"name": self.name or model.name})
-            options = dict(model.model_extra or {})
             if isinstance(model, PresetModel):
-                return resolve(model.preset).spec(**options)
-            return make_spec(model.arch, options, self.name or model.arch)
+                preset = self._named("model.preset", resolve, model.preset)
+                return preset.spec(where="model", **options)
+            return make_spec(model.arch, options, self.name or model.arch, where="model")
         except ZooError as exc:
-            raise ZooError(f"{self.source}: model: {exc}") from exc
+            raise ZooError(f"{self.source}: {exc}") from exc
+
+    def _named(self, key: str, lookup: Any, name: str) -> Any:
+        try:
+            return lookup(name)
+        except ZooError as exc:
+            raise ZooError(f"{key}: {exc}") from exc
 
     def build(self) -> Network:
         """The network of ``[model]``, freshly initialised; errors name the recipe file."""

@@ -45,10 +45,13 @@ def describe(error: dict[str, Any], root: type[BaseModel] | None = None) -> str:
     return f"{where}: {error['msg']} (got {error.get('input')!r})"
 
 
-def raise_for(exc: ValidationError, source: str, root: type[BaseModel] | None = None) -> None:
-    """Re-raise ``exc`` as a :class:`ZooError` naming ``source`` (a file or a kind of thing)."""
+def raise_for(
+    exc: ValidationError, source: str, root: type[BaseModel] | None = None, joiner: str = ": "
+) -> None:
+    """Re-raise ``exc`` as a :class:`ZooError` naming ``source`` (a file, a thing, or — joined
+    with ``"."`` — the key path the validated table sits at)."""
     errors = exc.errors()
-    message = f"{source}: {describe(errors[0], root)}"
+    message = f"{source}{joiner}{describe(errors[0], root)}"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     raise ZooError(message) from exc

@@ -44,9 +44,10 @@ class Preset:
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
 
-    def spec(self, **overrides: Any) -> NetworkSpec:
-        """The network spec, with ``overrides`` (e.g. ``num_classes=100``) on the parameters."""
-        return make_spec(self.arch, {**self.params, **overrides}, self.name)
+    def spec(self, where: str | None = None, **overrides: Any) -> NetworkSpec:
+        """The network spec, with ``overrides`` (e.g. ``num_classes=100``) on the parameters;
+        ``where`` is the key path errors name (default: the preset and its family)."""
+        return make_spec(self.arch, {**self.params, **overrides}, self.name, where)
 
 
 presets: Registry[Preset] = Registry("model")
@@ -86,16 +87,24 @@ def resolve(name: str) -> Preset:
     raise UnknownNameError(presets.unknown_name_message(name, extra_names=families))
 
 
-def make_spec(arch: str, params: Mapping[str, Any], name: str) -> NetworkSpec:
-    """Call the family factory ``arch`` with ``params``; errors name ``name`` and the key."""
+def make_spec(
+    arch: str, params: Mapping[str, Any], name: str, where: str | None = None
+) -> NetworkSpec:
+    """Call the family factory ``arch`` with ``params``. Errors name the parameter under
+    ``where``: a recipe passes its key path (``model``), the default names the model."""
     factory = architectures.get(arch)
-    where = f"{name} (architecture {arch!r})"
+    key_path = where is not None
+    where = where or f"{name} (architecture {arch!r})"
     check_keywords(factory, params, where)
     try:
         spec = factory(**params)
     except ValidationError as exc:
-        raise_for(exc, where)
+        raise_for(exc, where, joiner="." if key_path else ": ")
     except (TypeError, ValueError) as exc:  # a plugin factory without pydantic validation
+        raise ZooError(f"{where}: {exc}") from exc
+    except ZooError as exc:  # the family's own rule, e.g. the depth: say where in the recipe
+        if not key_path:
+            raise
         raise ZooError(f"{where}: {exc}") from exc
     if not isinstance(spec, NetworkSpec):
         raise ZooError(f"{where}: the factory returned {type(spec).__name__}, not a NetworkSpec")

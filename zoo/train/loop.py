@@ -137,7 +137,7 @@ def _train(
         network = torch.compile(network)
 
     progress = Progress(
-        config.epochs, len(train_loader), config.batch_size, enabled=show_progress and dist.is_main
+        config.epochs, len(train_loader), config.batch_size, dist.is_main, bars=show_progress
     )
     progress.announce(recipe, placement, splits, run_dir, start_epoch)
     stepper = Stepper(

@@ -29,10 +29,14 @@ console = Console(stderr=True)
 
 
 class Progress:
-    """Epoch and batch progress for ``epochs`` epochs of ``steps`` steps (no-op if disabled)."""
+    """Epoch and batch progress for ``epochs`` epochs of ``steps`` steps. ``enabled=False`` (DDP
+    ranks other than 0) shows nothing; ``bars=False`` (``--no-progress``) a line per epoch."""
 
-    def __init__(self, epochs: int, steps: int, batch_size: int, enabled: bool = True) -> None:
+    def __init__(
+        self, epochs: int, steps: int, batch_size: int, enabled: bool = True, bars: bool = True
+    ) -> None:
         self.enabled, self.epochs, self.steps, self.batch_size = enabled, epochs, steps, batch_size
+        self.show_bars = enabled and bars
         self.bars = RichProgress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -40,7 +44,7 @@ class Progress:
             TextColumn("{task.fields[status]}"),
             TimeRemainingColumn(),
             console=console,
-            disable=not enabled,
+            disable=not self.show_bars,
             transient=True,
         )
         self.epoch_bar = self.bars.add_task("epochs", total=epochs, status="")
@@ -79,10 +83,10 @@ class Progress:
         self.epoch_started = time.perf_counter()
 
     def wants_refresh(self, step: int) -> bool:
-        return self.enabled and (step + 1) % REFRESH_STEPS == 0
+        return self.show_bars and (step + 1) % REFRESH_STEPS == 0
 
     def advance(self, step: int) -> None:
-        if self.enabled:
+        if self.show_bars:
             self.bars.update(self.batch_bar, completed=step + 1)
 
     def refresh(self, step: int, loss: float, accuracy: float, lr: float) -> None:

@@ -33,7 +33,7 @@ def se_residual(
     body = nn.Sequential(
         ConvNormAct(in_channels, out_channels, stride=stride, bias=bias),
         ConvNormAct(out_channels, out_channels, bias=bias, activation=None),
-        SEModule(out_channels, rd_ratio=1 / reduction),
+        SEModule(out_channels, rd_ratio=1 / reduction, rd_divisor=1),  # exactly out/reduction
     )
     kind = auto_shortcut(shortcut, in_channels, out_channels, stride)
     return Residual(
