@@ -44,7 +44,7 @@ from zoo.data import DataConfig
 from zoo.errors import ZooError
 from zoo.registry import Registry
 from zoo.train.config import OptimConfig, ScheduleConfig, TrainConfig
-from zoo.validation import describe, dotted
+from zoo.validation import first_problem
 
 RESERVED_FOR_INHERITANCE = "extends"
 
@@ -242,15 +242,10 @@ def apply_override(data: dict[str, Any], keys: Iterable[str], value: Any, text: 
 
 
 def _validation_message(exc: ValidationError, path: Path, set_keys: list[str]) -> str:
-    error = exc.errors()[0]
-    message = f"{path}: {describe(error, Recipe)}"
-    where = dotted(tuple(error["loc"]), Recipe)
+    where, message = first_problem(exc, Recipe)
     if any(where == key or where.startswith((f"{key}.", f"{key}[")) for key in set_keys):
         message += " (from --set)"
-    count = len(exc.errors())
-    if count > 1:
-        message += f" (and {count - 1} more problem{'s' if count > 2 else ''})"
-    return message
+    return f"{path}: {message}"
 
 
 RECIPE_DIR = Path("recipes")

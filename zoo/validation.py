@@ -45,16 +45,28 @@ def describe(error: dict[str, Any], root: type[BaseModel] | None = None) -> str:
     return f"{where}: {error['msg']} (got {error.get('input')!r})"
 
 
+def first_problem(exc: ValidationError, root: type[BaseModel] | None = None) -> tuple[str, str]:
+    """(key path, message) of the first problem. Where a union gives several errors for one key,
+    their messages are joined with "or"; further problems are counted."""
+    errors = exc.errors()
+    where = dotted(tuple(errors[0]["loc"]), root)
+    same = [e for e in errors if dotted(tuple(e["loc"]), root) == where]
+    message = describe(same[0], root)
+    if len(same) > 1 and not {e["type"] for e in same} & (MISSING | {"extra_forbidden"}):
+        alternatives = ", or ".join(e["msg"] for e in same)
+        message = f"{where or '(top level)'}: {alternatives} (got {same[0].get('input')!r})"
+    others = len(errors) - len(same)
+    if others:
+        message += f" (and {others} more problem{'s' if others > 1 else ''})"
+    return where, message
+
+
 def raise_for(
     exc: ValidationError, source: str, root: type[BaseModel] | None = None, joiner: str = ": "
 ) -> None:
     """Re-raise ``exc`` as a :class:`ZooError` naming ``source`` (a file, a thing, or — joined
     with ``"."`` — the key path the validated table sits at)."""
-    errors = exc.errors()
-    message = f"{source}{joiner}{describe(errors[0], root)}"
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    raise ZooError(message) from exc
+    raise ZooError(f"{source}{joiner}{first_problem(exc, root)[1]}") from exc
 
 
 def keyword_options(factory: Callable[..., Any], exclude: Iterable[str] = ()) -> list[str] | None:
@@ -95,6 +107,9 @@ def _walk(location: tuple[str | int, ...], root: type[BaseModel] | None):
         if isinstance(part, str) and union and not any(part in m.model_fields for m in options):
             yield part, _TAG  # a discriminated-union tag, not a key the user wrote
             continue
+        if isinstance(part, str) and _is_leaf(current):
+            yield part, _TAG  # a union member's tag under a plain value ("bool", "literal[…]")
+            continue
         yield part, current
         current = _step(options, current, part)
 
@@ -119,6 +134,13 @@ def _step(options: list[type[BaseModel]], current: Any, part: str | int) -> Any:
         if part in model.model_fields:
             return model.model_fields[part].annotation
     return None
+
+
+def _is_leaf(annotation: Any) -> bool:
+    """A value annotation (bool, str, a Literal, a union of them), not a table or a list."""
+    if annotation is None or _models_in(annotation):
+        return False
+    return typing.get_origin(_unwrap(annotation)) not in (dict, list, tuple, typing.Annotated)
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:

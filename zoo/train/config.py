@@ -116,6 +116,12 @@ class TrainConfig(BaseModel):
     channels_last: Literal["auto", "on", "off"] = Field(
         "auto", description="NHWC memory format; auto: on where it is faster (CUDA, CPU)"
     )
-    compile: bool = Field(False, description="torch.compile the model")
+    compile: bool | Literal["default", "reduce-overhead", "max-autotune"] = Field(
+        False,
+        description=(
+            "torch.compile the model: true (mode default), or a torch.compile mode; "
+            "reduce-overhead adds CUDA graphs, which pay where small kernels are launch-bound"
+        ),
+    )
     label_smoothing: NonNegativeFloat = Field(0.0, le=1.0, description="cross-entropy smoothing")
     sync_batchnorm: bool = Field(False, description="SyncBatchNorm under torch.distributed")

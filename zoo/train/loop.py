@@ -134,7 +134,8 @@ def _train(
         ids = [placement.device.index] if placement.device.type == "cuda" else None
         network = DistributedDataParallel(model, device_ids=ids)
     if config.compile:
-        network = torch.compile(network)
+        mode = "default" if config.compile is True else config.compile
+        network = torch.compile(network, mode=mode)
 
     progress = Progress(
         config.epochs, len(train_loader), config.batch_size, dist.is_main, bars=show_progress
