@@ -11,13 +11,18 @@ for
 
 each the median of several epochs after a warm-up epoch, and the ratios a/b and a/c.
 
-    python bench/cpu.py [--train-images 5000] [--epochs 4] [--json results.json]
+``--ddp N`` also trains the recipe with N processes under torchrun (gloo, each process with
+its share of the cores) and reports the scaling against one process.
+
+    python bench/cpu.py [--train-images 5000] [--epochs 4] [--ddp 2] [--json results.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,8 +50,24 @@ def zoo_train_rates(root: Path, epochs: int, batch_size: int, out: Path) -> list
         f"train.epochs={epochs}",
         f"train.batch_size={batch_size}",
     ]
-    run = train(load_recipe(RECIPE, overrides), out, show_progress=False)
+    run = train(load_recipe(RECIPE, overrides), out, quiet=True)
     return [row["images_per_sec"] for row in run.metrics]
+
+
+def ddp_rates(root: Path, epochs: int, batch_size: int, processes: int, out: Path) -> list[float]:
+    """zoo train under torchrun with ``processes`` CPU processes (images/s of the whole job)."""
+    threads = max(1, (os.cpu_count() or 1) // processes)
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        f"--nproc_per_node={processes}", "-m", "zoo", "train", str(RECIPE), "--out", str(out),
+        "--no-progress", "--set", f"data.root={json.dumps(str(root))}",
+        "--set", "data.download=false", "--set", f"train.epochs={epochs}",
+        "--set", f"train.batch_size={batch_size}",
+    ]  # fmt: skip
+    env = os.environ | {"OMP_NUM_THREADS": str(threads)}
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [row["images_per_sec"] for row in rows]
 
 
 def model_alone_rates(images: int, epochs: int, batch_size: int) -> list[float]:
@@ -78,6 +99,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4, help="per measurement, 1 is warm-up")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of loop b")
+    parser.add_argument("--ddp", type=int, default=0, metavar="N", help="also N DDP processes")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -93,6 +115,9 @@ def main() -> None:
             zoo.build_model("resnet20_v1"), root, args.batch_size, args.workers, torch.device("cpu")
         )
         b = [epoch() for _ in range(args.epochs)]
+        ddp = []
+        if args.ddp > 1:
+            ddp = ddp_rates(root, args.epochs, args.batch_size, args.ddp, Path(folder) / "ddp")
     c = model_alone_rates(args.train_images, args.epochs, args.batch_size)
 
     results = {
@@ -107,8 +132,16 @@ def main() -> None:
         print(f"{name:22s} {median_after_warmup(rates):7.0f} images/s  (epochs: {shown})")
     print(f"a/b = {results['a_over_b']:.2f}  (target >= 2.0)")
     print(f"a/c = {results['a_over_c']:.2f}  (target >= 0.9)")
+    if ddp:
+        results["ddp_processes"] = args.ddp
+        results["ddp_images_per_s"] = median_after_warmup(ddp)
+        results["ddp_scaling"] = results["ddp_images_per_s"] / results["a_zoo_train"]
+        print(
+            f"DDP {args.ddp} processes   {results['ddp_images_per_s']:7.0f} images/s  "
+            f"(scaling {results['ddp_scaling']:.2f}x against one process)"
+        )
     if args.json:
-        args.json.write_text(json.dumps(results | {"a": a, "b": b, "c": c}, indent=2))
+        args.json.write_text(json.dumps(results | {"a": a, "b": b, "c": c, "ddp": ddp}, indent=2))
 
 
 if __name__ == "__main__":

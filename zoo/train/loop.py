@@ -51,11 +51,13 @@ def train(
     data_root: Path | None = None,
     resume: bool = False,
     show_progress: bool = True,
+    quiet: bool = False,
 ) -> Run:
-    """Train ``recipe`` into ``run_dir`` (continuing the checkpoint there if ``resume``)."""
+    """Train ``recipe`` into ``run_dir`` (continuing the checkpoint there if ``resume``).
+    ``show_progress=False`` leaves a line per epoch; ``quiet`` prints nothing."""
     dist = distributed.start(recipe.train.device)
     try:
-        return _train(recipe, run_dir, dist, data_root, resume, show_progress)
+        return _train(recipe, run_dir, dist, data_root, resume, show_progress and not quiet, quiet)
     finally:
         distributed.stop(dist)
 
@@ -67,6 +69,7 @@ def _train(
     data_root: Path | None,
     resume: bool,
     show_progress: bool,
+    quiet: bool,
 ) -> Run:
     config = recipe.train
     placement = place(config)
@@ -138,7 +141,11 @@ def _train(
         network = torch.compile(network, mode=mode)
 
     progress = Progress(
-        config.epochs, len(train_loader), config.batch_size, dist.is_main, bars=show_progress
+        config.epochs,
+        len(train_loader),
+        config.batch_size,
+        dist.is_main and not quiet,
+        bars=show_progress,
     )
     progress.announce(recipe, placement, splits, run_dir, start_epoch)
     stepper = Stepper(

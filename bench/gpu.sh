@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Seconds per epoch of zoo against the hand-written loop on one GPU (see bench/gpu.py).
+#   bash bench/gpu.sh          on a CUDA machine
+#   bash bench/gpu.sh --cpu    anywhere, tiny sizes (CI runs this)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+python="${PYTHON:-$here/../.venv/bin/python}"
+[ -x "$python" ] || python=python3
+exec "$python" "$here/gpu.py" "$@"
