@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import hand_written_epoch_timer, median_after_warmup, write_cifar10
 
 import zoo
+import zoo.inspect
 from zoo.recipe import load_recipe
 from zoo.train.config import OptimConfig, TrainConfig
 from zoo.train.device import place
@@ -70,8 +71,10 @@ def ddp_rates(root: Path, epochs: int, batch_size: int, processes: int, out: Pat
     return [row["images_per_sec"] for row in rows]
 
 
-def model_alone_rates(images: int, epochs: int, batch_size: int) -> list[float]:
-    placement = place(TrainConfig())
+def model_alone_rates(
+    images: int, epochs: int, batch_size: int, precision: str = "auto", layout: str = "auto"
+) -> list[float]:
+    placement = place(TrainConfig(precision=precision, channels_last=layout))
     model = zoo.build_model("resnet20_v1").to(
         placement.device, memory_format=placement.memory_format
     )
@@ -92,6 +95,26 @@ def model_alone_rates(images: int, epochs: int, batch_size: int) -> list[float]:
     return rates
 
 
+def matmul_gflops(dtype: torch.dtype, size: int = 2048, repeats: int = 10) -> float:
+    """The machine's practical ceiling: GFLOP/s of a large square matrix product."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
+
+
+def settings_table(images: int, epochs: int, batch_size: int) -> dict[str, float]:
+    """The model alone under each precision and memory layout: the evidence for the defaults."""
+    rates = {}
+    for precision in ("fp32", "bf16"):
+        for layout, name in (("off", "NCHW"), ("on", "channels_last")):
+            measured = model_alone_rates(images, epochs, batch_size, precision, layout)
+            rates[f"{precision} {name}"] = median_after_warmup(measured)
+    return rates
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--train-images", type=int, default=5000)
@@ -100,6 +123,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of loop b")
     parser.add_argument("--ddp", type=int, default=0, metavar="N", help="also N DDP processes")
+    parser.add_argument(
+        "--settings", action="store_true", help="also the model alone in fp32/bf16 × NCHW/NHWC"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -140,6 +166,24 @@ def main() -> None:
             f"DDP {args.ddp} processes   {results['ddp_images_per_s']:7.0f} images/s  "
             f"(scaling {results['ddp_scaling']:.2f}x against one process)"
         )
+    if args.settings:
+        results["settings"] = settings_table(args.train_images, args.epochs, args.batch_size)
+        for name, rate in results["settings"].items():
+            print(f"model alone, {name:20s} {rate:7.0f} images/s")
+    results["matmul_gflops"] = {
+        "fp32": matmul_gflops(torch.float32),
+        "bf16": matmul_gflops(torch.bfloat16),
+    }
+    macs = zoo.inspect.summarize(zoo.build_model("resnet20_v1"), macs=True).macs
+    flops_per_image = 3 * 2 * macs  # forward, and a backward of about twice the forward
+    results["train_gflops_per_image"] = flops_per_image / 1e9
+    results["achieved_gflops"] = results["a_zoo_train"] * flops_per_image / 1e9
+    ceiling = results["matmul_gflops"]
+    print(
+        f"ResNet-20: {macs / 1e6:.2f}M MACs/image forward → ~{flops_per_image / 1e9:.3f} "
+        f"GFLOP/image trained; zoo achieves {results['achieved_gflops']:.0f} GFLOP/s; "
+        f"a 2048² matmul reaches {ceiling['fp32']:.0f} (fp32) and {ceiling['bf16']:.0f} (bf16)"
+    )
     if args.json:
         args.json.write_text(json.dumps(results | {"a": a, "b": b, "c": c, "ddp": ddp}, indent=2))
 
