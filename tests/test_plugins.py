@@ -31,6 +31,8 @@ def zoo(site: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 def installed(tmp_path_factory) -> Path:
     """pip-install the plugin into a folder of its own, as a user's pip install would."""
     site = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("source") / PLUGIN.name
+    shutil.copytree(PLUGIN, source)  # setuptools builds in the source tree: not in the checkout
     subprocess.run(
         [
             sys.executable,
