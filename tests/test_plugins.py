@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +45,7 @@ def installed(tmp_path_factory) -> Path:
             "--no-build-isolation",
             "--target",
             str(site),
-            str(PLUGIN),
+            str(source),
         ],
         check=True,
         capture_output=True,
