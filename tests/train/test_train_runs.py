@@ -55,7 +55,7 @@ def test_resume_continues_where_the_run_stopped(run_zoo, tiny_recipe, cifar_root
         == 0
     )
     again = run_zoo("train", "--resume", str(out), "--data-dir", str(cifar_root))
-    assert again.code == 2 and "already finished its 2 epochs" in again.err
+    assert again.code == 2 and "already finished 2 epochs" in again.err
     longer = run_zoo(
         "train", "--resume", str(out), "--data-dir", str(cifar_root), "--set", "train.epochs=3"
     )
@@ -241,3 +241,80 @@ def test_an_existing_run_is_never_overwritten(run_zoo, tiny_recipe, cifar_root, 
     result = run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
     assert result.code == 2 and "already holds a run" in result.err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_resume_with_more_epochs_extends_the_run_for_good(
+    run_zoo, tiny_recipe, cifar_root, tmp_path
+):
+    out = tmp_path / "run"
+    run_zoo(
+        "train",
+        str(tiny_recipe),
+        "--out",
+        str(out),
+        "--data-dir",
+        str(cifar_root),
+        "--set",
+        "train.epochs=1",
+    )
+    assert (
+        run_zoo(
+            "train", "--resume", str(out), "--data-dir", str(cifar_root), "--set", "train.epochs=2"
+        ).code
+        == 0
+    )
+    assert load_recipe(out / "recipe.toml").train.epochs == 2
+    again = run_zoo("train", "--resume", str(out), "--data-dir", str(cifar_root))
+    assert again.code == 2 and "already finished 2 epochs" in again.err
+
+
+def test_a_one_cycle_run_cannot_be_stretched(run_zoo, tiny_recipe, cifar_root, tmp_path):
+    out = tmp_path / "run"
+    run_zoo(
+        "train",
+        str(tiny_recipe),
+        "--out",
+        str(out),
+        "--data-dir",
+        str(cifar_root),
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "schedule.name=onecycle",
+    )
+    result = run_zoo(
+        "train", "--resume", str(out), "--data-dir", str(cifar_root), "--set", "train.epochs=2"
+    )
+    assert result.code == 2 and "cannot be stretched from 1 to 2 epochs" in result.err
+
+
+def test_the_logged_lr_is_the_schedules_even_after_a_plateau_reduction(
+    tiny_recipe, cifar_root, tmp_path
+):
+    overrides = [
+        "train.epochs=4",
+        "schedule.name=steps",
+        "schedule.milestones=[2]",
+        "schedule.milestones_unit=epoch",
+        "schedule.factors=[0.1]",
+        "schedule.plateau={patience = 1, factor = 0.5}",
+        "optim.lr=0.01",
+    ]
+    run = train(
+        load_recipe(tiny_recipe, overrides), tmp_path / "run", data_root=cifar_root, quiet=True
+    )
+    assert [row["lr"] for row in run.metrics] == pytest.approx([0.01, 0.01, 0.001, 0.001])
+
+
+def test_sync_batchnorm_on_cpu_fails_before_writing_anything(
+    tiny_recipe, cifar_root, tmp_path, monkeypatch
+):
+    from zoo.errors import ZooError
+    from zoo.train import distributed
+
+    two = distributed.Distribution(rank=0, world_size=2)
+    monkeypatch.setattr(distributed, "start", lambda device: two)
+    recipe = load_recipe(tiny_recipe, ["train.sync_batchnorm=true"])
+    with pytest.raises(ZooError, match="SyncBatchNorm works on CUDA GPUs only"):
+        train(recipe, tmp_path / "run", data_root=cifar_root, quiet=True)
+    assert not (tmp_path / "run").exists()

@@ -119,3 +119,8 @@ def test_onecycle_is_torchs():
     scheduler = make_scheduler(optimizer, ScheduleConfig(name="onecycle"), 0.1, 10, 10)
     assert type(scheduler).__name__ == "OneCycleLR"
     assert not math.isclose(optimizer.param_groups[0]["lr"], 0.1)
+
+
+def test_onecycle_has_its_own_warmup():
+    with pytest.raises(ValidationError, match="onecycle has its own warm-up"):
+        ScheduleConfig(name="onecycle", warmup={"lr": 0.01, "steps": 10})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -27,6 +28,8 @@ RECIPE_FILE = "recipe.toml"
 METRICS_FILE = "metrics.jsonl"
 LAST = "last.pt"
 BEST = "best.pt"
+FILE_MODE = 0o666
+"""Run files get the permissions of any new file (less the umask), as ``open`` gives."""
 FORMAT = 1
 """The checkpoint layout version, stored under ``"format"``."""
 
@@ -56,6 +59,7 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> 
     """Write through ``write(file)`` to a temporary file, fsync, then rename over ``path``."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, FILE_MODE & ~current_umask())  # mkstemp makes files owner-only
         with os.fdopen(handle, mode) as file:
             write(file)
             file.flush()
@@ -64,6 +68,12 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> 
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
@@ -80,13 +90,20 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
     except pickle.UnpicklingError as exc:
         raise ZooError(
             f"{path}: refusing to load a checkpoint that holds pickled objects or code "
-            f"(zoo checkpoints hold only tensors and plain data): {str(exc).splitlines()[0]}"
+            f"(zoo checkpoints hold only tensors and plain data){_unsupported_global(exc)}"
         ) from exc
     except (RuntimeError, EOFError, OSError) as exc:
         raise ZooError(f"{path}: not a readable checkpoint ({exc})") from exc
     if not isinstance(state, dict) or "model" not in state:
         raise ZooError(f"{path}: not a zoo checkpoint (no 'model' state dict)")
     return state
+
+
+def _unsupported_global(error: Exception) -> str:
+    """The global torch refused (``posix.system``), from its message, without colour codes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    match = re.search(r"(?:unsupported|Unsupported global:) GLOBAL (\S+)", text)
+    return f": it names {match[1]}" if match else ""
 
 
 def write_text(path: Path, text: str) -> None:

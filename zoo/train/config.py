@@ -90,6 +90,8 @@ class ScheduleConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_factor_per_milestone(self) -> ScheduleConfig:
+        if self.name == "onecycle" and self.warmup is not None:
+            raise ValueError("onecycle has its own warm-up; remove [schedule.warmup]")
         if len(self.milestones) != len(self.factors):
             raise ValueError(
                 f"milestones ({len(self.milestones)}) and factors ({len(self.factors)}) must "

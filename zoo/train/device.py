@@ -3,9 +3,10 @@
 ``auto`` picks CUDA, then MPS, then the CPU. bf16 autocast is used where the hardware computes in
 bf16 natively: CUDA GPUs that support it, and CPUs with AVX-512 BF16 or AMX (oneDNN then runs
 bf16 convolutions). It is safe for accuracy: autocast keeps the fp32 master weights and the
-optimiser in fp32, runs batch norm and the loss in fp32, and bf16 has fp32's exponent range, so
-no loss scaling is needed. channels_last (NHWC) is what cuDNN's and oneDNN's fastest convolution
-kernels use; ``bench/`` measures both choices.
+optimiser state in fp32, batch norm keeps its parameters and running statistics in fp32, the loss
+is computed in fp32, and bf16 has fp32's exponent range, so no loss scaling is needed.
+channels_last (NHWC) is what cuDNN's and oneDNN's fastest convolution kernels use; ``bench/cpu.py
+--settings`` measures all four combinations.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def choose_device(name: str) -> torch.device:
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes bf16 natively (see the module docstring)."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        with torch.cuda.device(device):
+            return torch.cuda.is_bf16_supported(including_emulation=False)
     if device.type == "cpu":
         cpu = torch.cpu
         return cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported()
@@ -74,7 +76,8 @@ def native_bf16(device: torch.device) -> bool:
 
 
 def place(config: TrainConfig, device: torch.device | None = None) -> Placement:
-    """Resolve ``train.device``, ``train.precision`` and ``train.channels_last``."""
+    """Resolve ``train.device`` (unless ``device`` is given), ``train.precision`` and
+    ``train.channels_last``."""
     device = device or choose_device(config.device)
     if config.precision == "bf16" and not native_bf16(device) and device.type != "cpu":
         raise ZooError(f"train.precision: bf16 is not supported on {device}; use fp32 or auto")

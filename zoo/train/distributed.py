@@ -60,6 +60,12 @@ def all_sum(tensor: torch.Tensor, distribution: Distribution) -> torch.Tensor:
     return tensor
 
 
+def barrier(distribution: Distribution) -> None:
+    """Wait for every rank (a no-op in one process)."""
+    if distribution.enabled:
+        dist.barrier()
+
+
 def stop(distribution: Distribution) -> None:
     if distribution.enabled and dist.is_initialized():
         dist.destroy_process_group()

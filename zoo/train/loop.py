@@ -9,7 +9,9 @@ few progress refreshes), so the GPU never waits for the host between steps.
 from __future__ import annotations
 
 import math
+import os
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +26,17 @@ from zoo.data.splits import DataSplits
 from zoo.errors import CheckFailed, ZooError
 from zoo.recipe import Recipe
 from zoo.train import checkpoint, distributed
-from zoo.train.device import Placement, place
-from zoo.train.optim import current_lr, make_optimizer, make_plateau, make_scheduler
+from zoo.train.device import Placement, choose_device, place
+from zoo.train.optim import (
+    apply_schedule,
+    current_lr,
+    make_optimizer,
+    make_plateau,
+    make_scheduler,
+)
 from zoo.train.progress import Progress
+
+CUBLAS_DETERMINISTIC_WORKSPACE = ":4096:8"
 
 
 class TrainingDiverged(CheckFailed):
@@ -72,20 +82,16 @@ def _train(
     quiet: bool,
 ) -> Run:
     config = recipe.train
-    placement = place(config)
-    placement = Placement(
-        distributed.device_for(dist, placement.device),
-        placement.autocast_dtype,
-        placement.channels_last,
-    )
+    placement = place(config, distributed.device_for(dist, choose_device(config.device)))
+    if dist.enabled and config.sync_batchnorm and placement.device.type != "cuda":
+        raise ZooError("train.sync_batchnorm: torch's SyncBatchNorm works on CUDA GPUs only")
     seed_everything(config.seed, config.deterministic, placement.device)
-    if dist.is_main and not resume:
-        checkpoint.prepare_run_dir(run_dir)
-        checkpoint.write_text(run_dir / checkpoint.RECIPE_FILE, recipe.to_toml())
 
-    splits = load_splits(recipe, data_root)
+    splits = load_splits(recipe, data_root, dist)
     model = recipe.build()
     check_classes(recipe, model, splits)
+    if dist.is_main and not resume:
+        checkpoint.prepare_run_dir(run_dir)
     normalizer = Normalizer.fit(splits.train_images, recipe.data.normalize)
     train_loader = DeviceLoader(
         splits.train_images,
@@ -104,8 +110,6 @@ def _train(
 
     model = model.to(placement.device, memory_format=placement.memory_format)
     if dist.enabled and config.sync_batchnorm:
-        if placement.device.type != "cuda":
-            raise ZooError("train.sync_batchnorm: torch's SyncBatchNorm works on CUDA GPUs only")
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     optimizer = make_optimizer(model, recipe.optim, placement.device)
     scheduler = make_scheduler(
@@ -118,6 +122,7 @@ def _train(
     start_epoch = 0
     if resume:
         state = checkpoint.load_checkpoint(run_dir / checkpoint.LAST, placement.device)
+        check_resumable(state, recipe, run_dir)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
@@ -126,11 +131,8 @@ def _train(
             plateau.load_state_dict(state["plateau"])
         restore_rng(state["rng"], train_loader)
         metrics, best, start_epoch = state["metrics"], state["best_val_acc"], state["epoch"]
-        if start_epoch >= config.epochs:
-            raise ZooError(
-                f"{run_dir} already finished its {config.epochs} epochs; to go on, raise them, "
-                f"e.g. --set train.epochs={config.epochs * 2}"
-            )
+    if dist.is_main:  # on resume too: --set train.epochs=N extends the run for good
+        checkpoint.write_text(run_dir / checkpoint.RECIPE_FILE, recipe.to_toml())
 
     network = model
     if dist.enabled:
@@ -154,6 +156,8 @@ def _train(
     with progress:
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
+            if scheduler is not None:
+                apply_schedule(scheduler)  # as Keras does at each epoch's start
             lr = current_lr(optimizer)
             train_loss, train_acc = stepper.train_epoch(train_loader, epoch)
             train_seconds = time.perf_counter() - started  # train_epoch synced: the time is real
@@ -192,9 +196,9 @@ def _train(
                     "classes": splits.classes,
                     "normalizer": {"mean": normalizer.mean, "std": normalizer.std},
                 }
-                checkpoint.save_checkpoint(run_dir / checkpoint.LAST, state)
-                if improved:
+                if improved:  # best first: a kill between the two leaves last.pt the older
                     checkpoint.save_checkpoint(run_dir / checkpoint.BEST, state)
+                checkpoint.save_checkpoint(run_dir / checkpoint.LAST, state)
                 checkpoint.write_metrics(run_dir / checkpoint.METRICS_FILE, metrics)
             progress.epoch_done(row, improved)
     progress.finish(metrics)
@@ -205,18 +209,51 @@ def seed_everything(seed: int, deterministic: bool, device: torch.device) -> Non
     """Seed torch; in deterministic mode also ask for deterministic kernels."""
     torch.manual_seed(seed)
     if deterministic:
+        # cuBLAS is deterministic only with a fixed workspace (torch's reproducibility notes)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC_WORKSPACE)
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
     elif device.type == "cuda":
         torch.backends.cudnn.benchmark = True
 
 
-def load_splits(recipe: Recipe, data_root: Path | None) -> DataSplits:
-    """The recipe's data set, with ``--data-dir`` in place of ``data.root`` if given."""
+def load_splits(
+    recipe: Recipe, data_root: Path | None, dist: distributed.Distribution | None = None
+) -> DataSplits:
+    """The recipe's data set, with ``--data-dir`` in place of ``data.root`` if given. Under DDP
+    rank 0 loads first (and downloads, if it must) while the other ranks wait for it."""
     config = (
         recipe.data if data_root is None else recipe.data.model_copy(update={"root": data_root})
     )
-    return load_data(config)
+    dist = dist or distributed.Distribution()
+    if not dist.is_main:
+        distributed.barrier(dist)
+    splits = load_data(config)
+    if dist.is_main:
+        distributed.barrier(dist)
+    return splits
+
+
+def check_resumable(state: dict[str, Any], recipe: Recipe, run_dir: Path) -> None:
+    """Refuse to resume a finished run, or to stretch a one-cycle schedule."""
+    done = state["epoch"]
+    if done >= recipe.train.epochs:
+        raise ZooError(
+            f"{run_dir} already finished {plural(done, 'epoch')}; to go on, raise them, "
+            f"e.g. --set train.epochs={done * 2}"
+        )
+    saved = state.get("scheduler") or {}
+    if recipe.schedule.name == "onecycle" and "total_steps" in saved:
+        saved_epochs = Recipe.model_validate(tomllib.loads(state["recipe"])).train.epochs
+        if saved_epochs != recipe.train.epochs:
+            raise ZooError(
+                f"{run_dir}: a one-cycle schedule cannot be stretched from {saved_epochs} to "
+                f"{recipe.train.epochs} epochs; train a new run instead"
+            )
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def check_classes(recipe: Recipe, model: nn.Module, splits: DataSplits) -> None:

@@ -93,7 +93,7 @@ def make_scheduler(
     """A per-step scheduler, or None for a constant lr without warm-up."""
     total = steps_per_epoch * epochs
     if schedule.name == "onecycle":
-        return OneCycleLR(optimizer, max_lr=base_lr, total_steps=total)
+        return OneCycleLR(optimizer, max_lr=base_lr, total_steps=total, cycle_momentum=False)
     if schedule.name == "constant" and schedule.warmup is None:
         return None
     return LambdaLR(optimizer, lr_factor(schedule, base_lr, steps_per_epoch, total))
@@ -109,6 +109,19 @@ def make_plateau(
     return ReduceLROnPlateau(
         optimizer, factor=plateau.factor, patience=plateau.patience, min_lr=plateau.min_lr
     )
+
+
+def apply_schedule(scheduler: LRScheduler) -> None:
+    """Set the lr the schedule gives at its current step, overriding any plateau reduction —
+    what Keras' LearningRateScheduler does at the start of each epoch. After a resume it also
+    applies the schedule as the (possibly longer) recipe now defines it."""
+    if isinstance(scheduler, LambdaLR):
+        step = scheduler.last_epoch
+        groups = scheduler.optimizer.param_groups
+        for group, base, factor in zip(
+            groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True
+        ):
+            group["lr"] = base * factor(step)
 
 
 def current_lr(optimizer: torch.optim.Optimizer) -> float:

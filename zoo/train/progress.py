@@ -127,4 +127,5 @@ class Progress:
             )
         total = sum(row["seconds"] for row in metrics)
         console.print(table)
-        console.print(f"zoo: {len(metrics)} epochs in {total:.0f}s")
+        count = len(metrics)
+        console.print(f"zoo: {count} epoch{'' if count == 1 else 's'} in {total:.0f}s")
