@@ -52,8 +52,10 @@ def test_builtins_are_registered() -> None:
 
 
 def test_unknown_dataset_suggests_names() -> None:
+    with pytest.raises(ValidationError, match=r"unknown dataset 'shape'; did you mean shapes"):
+        DataConfig(dataset="shape")  # refused when the recipe loads, before any training
     with pytest.raises(UnknownNameError, match=r"unknown dataset 'shape'; did you mean shapes"):
-        load_data(DataConfig(dataset="shape"))
+        load_data(DataConfig.model_construct(dataset="shape"))
 
 
 def test_val_split_must_leave_images_on_both_sides() -> None:

@@ -8,8 +8,9 @@ per-image Python and no host synchronisation per batch (nothing calls ``.item()`
 
 Under DDP every rank builds the same permutation (same seed) and takes its own interleaved shard,
 padded by wrapping or truncated (``drop_last``) so all ranks run the same number of batches —
-``torch.utils.data.DistributedSampler``'s convention. Augmentation draws from a second generator
-seeded per rank. Both generators' states are exposed for checkpoint resume.
+``torch.utils.data.DistributedSampler``'s convention. The order and the augmentations of an epoch
+are drawn from generators seeded by (seed, epoch) and (seed, epoch, rank) — see
+:meth:`DeviceLoader.set_epoch` — so they do not depend on the device or on any saved state.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from zoo.data.normalize import Normalizer
 
 Augment = Callable[[Tensor, torch.Generator], Tensor]
 """A batched augmentation: ``(uint8 images, generator) -> images`` (see :mod:`zoo.data.augment`)."""
+
+EPOCH_STRIDE = 1_000_003
+RANK_STRIDE = 10_007
+"""Mixing constants for per-(seed, epoch, rank) generator seeds (primes, so that neighbouring
+seeds, epochs and ranks never share a stream in practice)."""
 
 RESIDENT_FRACTION = 0.5
 """A split is kept on an accelerator if it takes at most this share of its free memory."""
@@ -73,14 +79,11 @@ class DeviceLoader:
         storage = self.device if self.resident else torch.device("cpu")
         self.images = images.to(storage)
         self.labels = labels.to(storage, torch.int64)
-        if not self.resident and self.device.type == "cuda":
-            self.images, self.labels = self.images.pin_memory(), self.labels.pin_memory()
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.augment, self.channels_last = augment, channels_last
         self.normalizer = (normalizer or Normalizer.unit(images.shape[1])).to(self.device)
-        self.rank, self.world_size = rank, world_size
-        self._order = torch.Generator(device=storage).manual_seed(seed)
-        self._augment = torch.Generator(device=self.device).manual_seed(seed + 1 + rank)
+        self.rank, self.world_size, self.seed = rank, world_size, seed
+        self.epoch = 0
 
     @property
     def samples_per_rank(self) -> int:
@@ -97,42 +100,47 @@ class DeviceLoader:
         return math.ceil(self.samples_per_rank / self.batch_size)
 
     def epoch_indices(self) -> Tensor:
-        """This rank's sample indices for the next epoch (advances the shuffle generator)."""
+        """This rank's sample indices for the current epoch (:meth:`set_epoch`)."""
         total = self.images.shape[0]
-        storage = self.images.device
-        if self.shuffle:
-            order = torch.randperm(total, generator=self._order, device=storage)
+        if self.shuffle:  # on the CPU: the same order whatever the device, on every rank
+            shuffle = torch.Generator().manual_seed(self._epoch_seed(rank=0))
+            order = torch.randperm(total, generator=shuffle).to(self.images.device)
         else:
-            order = torch.arange(total, device=storage)
+            order = torch.arange(total, device=self.images.device)
         needed = self.samples_per_rank * self.world_size
         repeats = math.ceil(needed / max(total, 1))
         order = order.repeat(repeats)[:needed]  # pad by wrapping, or truncate
         return order[self.rank :: self.world_size]
 
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose order and augmentations the next pass draws (each finished
+        pass moves on by one). They depend on (seed, epoch, rank) alone, so a resumed run
+        repeats them exactly and no generator state needs saving."""
+        self.epoch = epoch
+
+    def _epoch_seed(self, rank: int) -> int:
+        return (self.seed * EPOCH_STRIDE + self.epoch) * RANK_STRIDE + rank
+
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         indices = self.epoch_indices()
+        augment = torch.Generator(device=self.device)
+        augment.manual_seed(self._epoch_seed(self.rank + 1))
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             batch = indices[start : start + self.batch_size]
-            yield self._prepare(self.images[batch], self.labels[batch])
+            yield self._prepare(self.images[batch], self.labels[batch], augment)
+        self.epoch += 1  # the next pass draws a new epoch unless set_epoch says otherwise
 
-    def _prepare(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    def _prepare(
+        self, images: Tensor, labels: Tensor, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
         """Move (if not resident), augment, normalise and lay out one uint8 batch."""
         if not self.resident:
             pin = self.device.type == "cuda"
             images = (images.pin_memory() if pin else images).to(self.device, non_blocking=pin)
             labels = (labels.pin_memory() if pin else labels).to(self.device, non_blocking=pin)
         if self.augment is not None:
-            images = self.augment(images, self._augment)
+            images = self.augment(images, generator)
         floats = self.normalizer(images)
         if self.channels_last:
             floats = floats.contiguous(memory_format=torch.channels_last)
         return floats, labels
-
-    def get_state(self) -> dict[str, Tensor]:
-        """The shuffle and augmentation generators' states, for a checkpoint."""
-        return {"order": self._order.get_state(), "augment": self._augment.get_state()}
-
-    def set_state(self, state: dict[str, Tensor]) -> None:
-        """Restore states from :meth:`get_state`: the next epoch repeats the saved one's sequel."""
-        self._order.set_state(state["order"].cpu())
-        self._augment.set_state(state["augment"].cpu())

@@ -129,7 +129,7 @@ def _train(
             scheduler.load_state_dict(state["scheduler"])
         if plateau is not None and state.get("plateau") is not None:
             plateau.load_state_dict(state["plateau"])
-        restore_rng(state["rng"], train_loader)
+        restore_rng(state["rng"])
         metrics, best, start_epoch = state["metrics"], state["best_val_acc"], state["epoch"]
     if dist.is_main:  # on resume too: --set train.epochs=N extends the run for good
         checkpoint.write_text(run_dir / checkpoint.RECIPE_FILE, recipe.to_toml())
@@ -156,6 +156,7 @@ def _train(
     with progress:
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
+            train_loader.set_epoch(epoch)
             if scheduler is not None:
                 apply_schedule(scheduler)  # as Keras does at each epoch's start
             lr = current_lr(optimizer)
@@ -188,7 +189,7 @@ def _train(
                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
                     "plateau": plateau.state_dict() if plateau is not None else None,
                     "scaler": None,  # bf16 autocast needs no loss scaling
-                    "rng": rng_state(train_loader),
+                    "rng": rng_state(),
                     "epoch": epoch + 1,
                     "metrics": metrics,
                     "best_val_acc": best,
@@ -355,16 +356,16 @@ def check_finite(loss: float, epoch: int, step: int) -> None:
         )
 
 
-def rng_state(loader: DeviceLoader) -> dict[str, Any]:
-    """Every random state the run depends on, as tensors (safe for ``weights_only`` loads)."""
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "loader": loader.get_state()}
+def rng_state() -> dict[str, Any]:
+    """torch's global random states (dropout draws from them), as tensors; the loader's order
+    and augmentations depend on the epoch alone (:meth:`DeviceLoader.set_epoch`)."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def restore_rng(state: dict[str, Any], loader: DeviceLoader) -> None:
+def restore_rng(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"].cpu())
-    loader.set_state(state["loader"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
