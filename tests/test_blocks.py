@@ -108,3 +108,16 @@ def test_bad_option_values_are_validation_errors():
         blocks.get("conv_bn_relu")(3, 8, activation="swishy")
     with pytest.raises(ZooError, match="max_pool keeps the channel count"):
         blocks.get("max_pool")(8, 16)
+
+
+def test_an_activation_without_a_norm_never_overwrites_its_input():
+    unit = ConvNormAct(3, 8, order="pre", norm=False)
+    x = torch.randn(2, 3, 8, 8)
+    before = x.clone()
+    unit(x)
+    assert torch.equal(x, before)
+
+
+def test_even_kernels_are_refused():
+    with pytest.raises(ZooError, match="kernel_size must be odd"):
+        blocks.get("conv_bn_relu")(3, 8, kernel_size=2)

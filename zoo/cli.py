@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from zoo.errors import CheckFailed, ZooError
 
@@ -194,7 +195,7 @@ def _table(title: str, *columns: str) -> Table:
 
 def _add_broken(table: Table, broken: Sequence[Any]) -> None:
     for entry in broken:
-        cells = [entry.name, entry.origin, f"[red]failed to load: {entry.error}[/red]"]
+        cells = [entry.name, entry.origin, Text(f"failed to load: {entry.error}", style="red")]
         cells[1:1] = [""] * (len(table.columns) - len(cells))
         table.add_row(*cells)
 

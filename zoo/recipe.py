@@ -243,7 +243,11 @@ def apply_override(data: dict[str, Any], keys: Iterable[str], value: Any, text: 
 
 def _validation_message(exc: ValidationError, path: Path, set_keys: list[str]) -> str:
     where, message = first_problem(exc, Recipe)
-    if any(where == key or where.startswith((f"{key}.", f"{key}[")) for key in set_keys):
+    related = (f"{where}.", f"{where}[") if where else ()
+    if any(
+        where == key or where.startswith((f"{key}.", f"{key}[")) or key.startswith(related)
+        for key in set_keys
+    ):
         message += " (from --set)"
     return f"{path}: {message}"
 

@@ -42,7 +42,17 @@ def describe(error: dict[str, Any], root: type[BaseModel] | None = None) -> str:
         return f"{where}: unknown key" + (f"; valid keys: {valid}" if valid else "")
     if error["type"] in MISSING:
         return f"{where}: missing required key"
-    return f"{where}: {error['msg']} (got {error.get('input')!r})"
+    return f"{where}: {_message(error)}{_got(error)}"
+
+
+def _message(error: dict[str, Any]) -> str:
+    return error["msg"].removeprefix("Value error, ")
+
+
+def _got(error: dict[str, Any]) -> str:
+    """`` (got 2)`` for a value; nothing for a whole table, which would bury the message."""
+    value = error.get("input")
+    return "" if isinstance(value, dict) else f" (got {value!r})"
 
 
 def first_problem(exc: ValidationError, root: type[BaseModel] | None = None) -> tuple[str, str]:
@@ -53,8 +63,8 @@ def first_problem(exc: ValidationError, root: type[BaseModel] | None = None) -> 
     same = [e for e in errors if dotted(tuple(e["loc"]), root) == where]
     message = describe(same[0], root)
     if len(same) > 1 and not {e["type"] for e in same} & (MISSING | {"extra_forbidden"}):
-        alternatives = ", or ".join(e["msg"] for e in same)
-        message = f"{where or '(top level)'}: {alternatives} (got {same[0].get('input')!r})"
+        alternatives = ", or ".join(_message(e) for e in same)
+        message = f"{where or '(top level)'}: {alternatives}{_got(same[0])}"
     others = len(errors) - len(same)
     if others:
         message += f" (and {others} more problem{'s' if others > 1 else ''})"

@@ -239,7 +239,7 @@ def test_an_existing_run_is_never_overwritten(run_zoo, tiny_recipe, cifar_root, 
     run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     result = run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
-    assert result.code == 2 and "already holds a run" in result.err
+    assert result.code == 2 and "already holds recipe.toml, metrics.jsonl" in result.err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
@@ -318,3 +318,83 @@ def test_sync_batchnorm_on_cpu_fails_before_writing_anything(
     with pytest.raises(ZooError, match="SyncBatchNorm works on CUDA GPUs only"):
         train(recipe, tmp_path / "run", data_root=cifar_root, quiet=True)
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_refuses_a_different_recipe(run_zoo, tiny_recipe, cifar_root, tmp_path):
+    out = tmp_path / "run"
+    run_zoo(
+        "train",
+        str(tiny_recipe),
+        "--out",
+        str(out),
+        "--data-dir",
+        str(cifar_root),
+        "--set",
+        "train.epochs=1",
+    )
+    result = run_zoo(
+        "train",
+        "--resume",
+        str(out),
+        "--data-dir",
+        str(cifar_root),
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "model.preset=resnet14_v1",
+        "--set",
+        "train.batch_size=4",
+    )
+    assert result.code == 2
+    assert "may change only train.epochs" in result.err
+    assert "not model.preset, train.batch_size" in result.err
+
+
+def test_a_directory_with_any_run_file_is_not_reused(run_zoo, tiny_recipe, cifar_root, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "best.pt").write_bytes(b"someone's weights")
+    result = run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
+    assert result.code == 2 and "already holds best.pt" in result.err
+    assert (out / "best.pt").read_bytes() == b"someone's weights"
+
+
+def test_default_run_directories_never_collide(tmp_path):
+    from zoo.train.checkpoint import default_run_dir
+
+    first = default_run_dir("r", tmp_path)
+    first.mkdir()
+    second = default_run_dir("r", tmp_path)
+    assert second != first and second.name.startswith(first.name)
+
+
+def test_a_network_that_cannot_take_the_images_fails_before_writing(run_zoo, cifar_root, tmp_path):
+    recipe = tmp_path / "pools.toml"
+    recipe.write_text(
+        "[data]\ndownload = false\n"
+        + "".join('[[model.stages]]\nblock = "max_pool"\nchannels = 3\n' for _ in range(6))
+    )
+    result = run_zoo(
+        "train", str(recipe), "--out", str(tmp_path / "run"), "--data-dir", str(cifar_root)
+    )
+    assert result.code == 2 and "cannot take cifar10's images of shape 3×32×32" in result.err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"hello\n", "not a torch checkpoint"),
+        (bytes(range(256)) * 4, "not a torch checkpoint"),
+    ],
+)
+def test_eval_of_a_file_that_is_no_checkpoint_is_exit_2(run_zoo, tmp_path, content, message):
+    path = tmp_path / "weights.pt"
+    path.write_bytes(content)
+    result = run_zoo("eval", str(path))
+    assert result.code == 2 and message in result.err and result.err.count("\n") == 1
+
+
+def test_data_show_of_an_unknown_data_set_is_exit_2(run_zoo):
+    result = run_zoo("data", "show", "cifar11")
+    assert result.code == 2 and "unknown dataset 'cifar11'; did you mean cifar10" in result.err

@@ -18,12 +18,15 @@ from pydantic import ValidationError
 
 from zoo.architectures.depth import NINE_N_PLUS_TWO, SIX_N_PLUS_TWO, STAGES
 from zoo.architectures.registry import architectures
-from zoo.architectures.spec import NetworkSpec
+from zoo.architectures.spec import TORCH_BN_EPS, TORCH_BN_MOMENTUM, NetworkSpec
 from zoo.errors import UnknownNameError, ZooError
 from zoo.registry import Registry
 from zoo.validation import check_keywords, raise_for
 
-V1_PAPER: Mapping[str, Any] = {"bias": False, "shortcut": "zero_pad"}
+TORCH_BN: Mapping[str, Any] = {"bn_momentum": TORCH_BN_MOMENTUM, "bn_eps": TORCH_BN_EPS}
+"""The papers' Torch 7 batch norm (torch's defaults), where the seed's presets use Keras'."""
+
+V1_PAPER: Mapping[str, Any] = {"bias": False, "shortcut": "zero_pad", **TORCH_BN}
 """He et al. 2015, Table 6: no conv bias (BN follows), option A shortcuts."""
 
 V2_PAPER: Mapping[str, Any] = {
@@ -31,6 +34,7 @@ V2_PAPER: Mapping[str, Any] = {
     "mid_channels": (16, 32, 64),
     "stem_norm_act": False,
     "stride_on": "3x3",
+    **TORCH_BN,
 }
 """He et al. 2016: bottleneck widths 16/32/64 (×4 out), no conv bias, bare stem, 3×3 stride."""
 

@@ -11,7 +11,13 @@ from pydantic import PositiveInt, validate_call
 from zoo.architectures.depth import SIX_N_PLUS_TWO
 from zoo.architectures.registry import architectures
 from zoo.architectures.resnet import STAGE_STRIDES, Widths
-from zoo.architectures.spec import BlockSpec, NetworkSpec, StageSpec
+from zoo.architectures.spec import (
+    KERAS_BN_EPS,
+    KERAS_BN_MOMENTUM,
+    BlockSpec,
+    NetworkSpec,
+    StageSpec,
+)
 
 UNITS_PER_BLOCK = 2
 """A plain "block" is the two 3×3 units a v1 residual block would wrap."""
@@ -26,6 +32,8 @@ def plain(
     in_channels: PositiveInt = 3,
     widths: Widths = (16, 32, 64),
     bias: bool = True,
+    bn_momentum: float = KERAS_BN_MOMENTUM,
+    bn_eps: float = KERAS_BN_EPS,
 ) -> NetworkSpec:
     """A 6n+2-layer plain net: ResNet v1's layers without shortcuts."""
     n = SIX_N_PLUS_TWO.blocks_per_stage(depth, "plain")
@@ -43,6 +51,8 @@ def plain(
         name=f"plain{depth}",
         in_channels=in_channels,
         num_classes=num_classes,
+        bn_momentum=bn_momentum,
+        bn_eps=bn_eps,
         stem=BlockSpec(block="conv_bn_relu", channels=widths[0], bias=bias),
         stages=stages,
     )

@@ -15,7 +15,14 @@ from pydantic import PositiveInt, validate_call
 
 from zoo.architectures.depth import NINE_N_PLUS_TWO, SIX_N_PLUS_TWO
 from zoo.architectures.registry import architectures
-from zoo.architectures.spec import BlockSpec, HeadSpec, NetworkSpec, StageSpec
+from zoo.architectures.spec import (
+    KERAS_BN_EPS,
+    KERAS_BN_MOMENTUM,
+    BlockSpec,
+    HeadSpec,
+    NetworkSpec,
+    StageSpec,
+)
 from zoo.blocks.shortcuts import Projection
 from zoo.blocks.units import NO_ACTIVATION
 
@@ -35,6 +42,8 @@ def resnet_v1(
     in_channels: PositiveInt = 3,
     widths: Widths = (16, 32, 64),
     bias: bool = True,
+    bn_momentum: float = KERAS_BN_MOMENTUM,
+    bn_eps: float = KERAS_BN_EPS,
     shortcut: Projection = "conv",
 ) -> NetworkSpec:
     """ResNet v1: stem conv-BN-ReLU, 3 stages of n basic blocks, global pool, linear.
@@ -58,6 +67,8 @@ def resnet_v1(
         name=f"resnet{depth}_v1",
         in_channels=in_channels,
         num_classes=num_classes,
+        bn_momentum=bn_momentum,
+        bn_eps=bn_eps,
         stem=BlockSpec(block="conv_bn_relu", channels=widths[0], bias=bias),
         stages=stages,
     )
@@ -74,6 +85,8 @@ def resnet_v2(
     widths: Widths = (64, 128, 256),
     mid_channels: Widths = (16, 64, 128),
     bias: bool = True,
+    bn_momentum: float = KERAS_BN_MOMENTUM,
+    bn_eps: float = KERAS_BN_EPS,
     stem_norm_act: bool = True,
     stride_on: Literal["1x1", "3x3"] = "1x1",
     shortcut: Projection = "conv",
@@ -109,6 +122,8 @@ def resnet_v2(
         name=f"resnet{depth}_v2",
         in_channels=in_channels,
         num_classes=num_classes,
+        bn_momentum=bn_momentum,
+        bn_eps=bn_eps,
         stem=BlockSpec(
             block="conv_bn_relu",
             channels=stem_channels,

@@ -28,6 +28,13 @@ TRUNCATED_NORMAL_STD = 0.87962566103423978
 truncated samples keep the intended variance."""
 
 
+TORCH_BN_MOMENTUM, TORCH_BN_EPS = 0.1, 1e-5
+"""torch's BatchNorm defaults (and He et al.'s Torch 7 code's)."""
+
+KERAS_BN_MOMENTUM, KERAS_BN_EPS = 0.01, 1e-3
+"""Keras' BatchNormalization(momentum=0.99, epsilon=1e-3), in torch's convention."""
+
+
 class BlockSpec(BaseModel):
     """One block: a registered block type, its output channels and stride, and its options.
 
@@ -38,7 +45,11 @@ class BlockSpec(BaseModel):
 
     block: str = Field(description="a name from the block registry (`zoo list blocks`)")
     channels: PositiveInt = Field(description="output channels")
-    stride: PositiveInt = Field(1, description="spatial stride (of the first block of a stage)")
+    stride: PositiveInt | None = Field(
+        None,
+        description="spatial stride of the first block of a stage; default the block's own "
+        "(1, or 2 for max_pool)",
+    )
 
     @property
     def options(self) -> dict[str, Any]:
@@ -80,6 +91,13 @@ class NetworkSpec(BaseModel):
     init: Literal["he_normal", "torch"] = Field(
         "he_normal", description="weight init: Keras/the seed's he_normal, or torch's defaults"
     )
+    bn_momentum: float = Field(
+        TORCH_BN_MOMENTUM,
+        gt=0.0,
+        lt=1.0,
+        description="torch's BN momentum, the weight of a new batch (Keras' 0.99 is torch's 0.01)",
+    )
+    bn_eps: float = Field(TORCH_BN_EPS, gt=0.0, description="BN epsilon (Keras: 1e-3)")
 
 
 class Head(nn.Sequential):
@@ -139,10 +157,13 @@ def build_network(spec: NetworkSpec) -> Network:
     )
     if spec.init == "he_normal":
         he_normal_(network)
+    for module in network.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.momentum, module.eps = spec.bn_momentum, spec.bn_eps
     return network
 
 
-def build_block(spec: BlockSpec, in_channels: int, stride: int, where: str) -> nn.Module:
+def build_block(spec: BlockSpec, in_channels: int, stride: int | None, where: str) -> nn.Module:
     """Call the registered factory of ``spec.block``; errors name ``where`` in the recipe."""
     try:
         factory = blocks.get(spec.block)
@@ -150,7 +171,8 @@ def build_block(spec: BlockSpec, in_channels: int, stride: int, where: str) -> n
         raise ZooError(f"{where}.block: {exc}") from exc
     check_keywords(factory, spec.options, where, fixed=type(spec).model_fields)
     try:
-        module = factory(in_channels, spec.channels, stride=stride, **spec.options)
+        strided = {} if stride is None else {"stride": stride}
+        module = factory(in_channels, spec.channels, **strided, **spec.options)
     except ValidationError as exc:
         raise_for(exc, f"{where} (block {spec.block!r})")
     except ZooError as exc:

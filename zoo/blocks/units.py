@@ -44,17 +44,18 @@ NO_ACTIVATION = "none"
 """The name for no activation, which TOML (having no null) can write; None means the same."""
 
 
-def make_activation(name: str | None) -> nn.Module | None:
-    """An activation module by name (``relu``, ``silu``, any timm name); None for ``none``."""
+def make_activation(name: str | None, inplace: bool = True) -> nn.Module | None:
+    """An activation module by name (``relu``, ``silu``, any timm name); None for ``none``.
+    ``inplace`` only where the input is a fresh tensor nobody else reads (after a norm)."""
     if name is None or name == NO_ACTIVATION:
         return None
     if name in TORCH_ACTIVATIONS:
         layer = TORCH_ACTIVATIONS[name]
-        return layer(inplace=True) if layer in IN_PLACE else layer()
+        return layer(inplace=True) if inplace and layer in IN_PLACE else layer()
     from timm.layers import create_act_layer
 
     try:
-        return create_act_layer(name, inplace=True)
+        return create_act_layer(name, inplace=inplace)
     except KeyError as exc:
         known = ", ".join(TORCH_ACTIVATIONS)
         raise ZooError(f"unknown activation {name!r}; try {known} or another timm name") from exc
@@ -79,6 +80,10 @@ class ConvNormAct(nn.Sequential):
         activation: str | None = "relu",
         order: Order = "post",
     ) -> None:
+        if kernel_size % 2 == 0:
+            raise ZooError(
+                f"kernel_size must be odd to keep the size (padding k//2), got {kernel_size}"
+            )
         conv = nn.Conv2d(
             in_channels,
             out_channels,
@@ -102,7 +107,7 @@ def _norm_act(channels: int, norm: bool, activation: str | None) -> dict[str, nn
     parts: dict[str, nn.Module] = {}
     if norm:
         parts["norm"] = nn.BatchNorm2d(channels)
-    act = make_activation(activation)
+    act = make_activation(activation, inplace=norm)  # without a norm it would overwrite its input
     if act is not None:
         parts["act"] = act
     return parts

@@ -93,6 +93,8 @@ def load_reference(path: Path | None = None) -> dict[str, Any]:
         return tomllib.loads(Path(path).read_text("utf-8"))
     except FileNotFoundError as exc:
         raise ZooError(f"{path}: no such reference file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ZooError(f"{path}: cannot read the reference file ({exc})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ZooError(f"{path}: invalid TOML: {exc}") from exc
 

@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import re
+import secrets
 import tempfile
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -28,24 +29,34 @@ RECIPE_FILE = "recipe.toml"
 METRICS_FILE = "metrics.jsonl"
 LAST = "last.pt"
 BEST = "best.pt"
+RUN_FILES = (RECIPE_FILE, METRICS_FILE, LAST, BEST)
+
 FILE_MODE = 0o666
 """Run files get the permissions of any new file (less the umask), as ``open`` gives."""
 FORMAT = 1
+CHECKPOINT_KEYS = ("format", "model", "epoch", "recipe", "classes", "normalizer")
+"""What every zoo checkpoint holds, checked on load."""
 """The checkpoint layout version, stored under ``"format"``."""
 
 
 def default_run_dir(recipe_name: str, root: Path = Path("runs")) -> Path:
-    """``runs/<recipe>-<YYYYmmdd-HHMMSS>``."""
-    return root / f"{recipe_name}-{datetime.now():%Y%m%d-%H%M%S}"
+    """``runs/<recipe>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``… for runs started in the same
+    second."""
+    stem = root / f"{recipe_name}-{datetime.now():%Y%m%d-%H%M%S}"
+    path, number = stem, 1
+    while path.exists():
+        number += 1
+        path = stem.with_name(f"{stem.name}-{number}")
+    return path
 
 
 def prepare_run_dir(path: Path) -> Path:
-    """Create a new run directory and check it is writable; never reuse one that holds a run."""
-    if (path / LAST).exists():
-        raise ZooError(
-            f"{path} already holds a run; continue it with `zoo train --resume {path}` "
-            "or choose another --out"
-        )
+    """Create a new run directory and check it is writable; never reuse one that holds a run
+    (or any file a run would write)."""
+    taken = [name for name in RUN_FILES if (path / name).exists()]
+    if taken:
+        hint = f"continue it with `zoo train --resume {path}`" if LAST in taken else "clear it"
+        raise ZooError(f"{path} already holds {', '.join(taken)}; {hint} or choose another --out")
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path):
@@ -57,9 +68,9 @@ def prepare_run_dir(path: Path) -> Path:
 
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
     """Write through ``write(file)`` to a temporary file, fsync, then rename over ``path``."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)  # umask applies
     try:
-        os.chmod(temporary, FILE_MODE & ~current_umask())  # mkstemp makes files owner-only
         with os.fdopen(handle, mode) as file:
             write(file)
             file.flush()
@@ -68,12 +79,6 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> 
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
@@ -88,14 +93,24 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as exc:
+        refused = _unsupported_global(exc)
+        if not refused:
+            lines = [line for line in str(exc).splitlines() if line.startswith("Unsupported")]
+            reason = lines[0] if lines else "the safe unpickler cannot read it"
+            raise ZooError(f"{path}: not a torch checkpoint ({reason})") from exc
         raise ZooError(
             f"{path}: refusing to load a checkpoint that holds pickled objects or code "
-            f"(zoo checkpoints hold only tensors and plain data){_unsupported_global(exc)}"
+            f"(zoo checkpoints hold only tensors and plain data): it names {refused}"
         ) from exc
     except (RuntimeError, EOFError, OSError) as exc:
         raise ZooError(f"{path}: not a readable checkpoint ({exc})") from exc
-    if not isinstance(state, dict) or "model" not in state:
-        raise ZooError(f"{path}: not a zoo checkpoint (no 'model' state dict)")
+    except Exception as exc:  # a file of another kind: torch raises whatever its parser meets
+        raise ZooError(f"{path}: not a torch checkpoint ({type(exc).__name__}: {exc})") from exc
+    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise ZooError(f"{path}: not a zoo checkpoint (no {', '.join(missing)})")
+    if state["format"] != FORMAT:
+        raise ZooError(f"{path}: checkpoint format {state['format']}; this zoo reads {FORMAT}")
     return state
 
 
@@ -103,7 +118,7 @@ def _unsupported_global(error: Exception) -> str:
     """The global torch refused (``posix.system``), from its message, without colour codes."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
     match = re.search(r"(?:unsupported|Unsupported global:) GLOBAL (\S+)", text)
-    return f": it names {match[1]}" if match else ""
+    return match[1] if match else ""
 
 
 def write_text(path: Path, text: str) -> None:

@@ -6,8 +6,11 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from zoo.cli import command, console, errors, load_recipe_arg
 from zoo.errors import ZooError
+from zoo.validation import raise_for
 
 
 def add_commands(sub: argparse._SubParsersAction, add_set: Callable) -> None:
@@ -67,13 +70,19 @@ def train_command(args: argparse.Namespace) -> int:
             show_progress=not args.no_progress,
         )
     except KeyboardInterrupt:
-        errors.print(
-            f"zoo: stopped. {run_dir / LAST} holds the last finished epoch; continue with "
-            f"`zoo train --resume {run_dir}`"
-        )
+        if (run_dir / LAST).is_file():
+            errors.print(
+                f"zoo: stopped. {run_dir / LAST} holds the last finished epoch; continue with "
+                f"`zoo train --resume {run_dir}`",
+                markup=False,
+            )
+        else:
+            errors.print("zoo: stopped before the first epoch finished; nothing to resume")
         return 130
     if result.is_main:
-        console.print(f"zoo: best val_acc {result.best_val_acc:.2%}; run directory {run_dir}")
+        console.print(
+            f"zoo: best val_acc {result.best_val_acc:.2%}; run directory {run_dir}", markup=False
+        )
     return 0
 
 
@@ -81,9 +90,13 @@ def train_command(args: argparse.Namespace) -> int:
 def eval_command(args: argparse.Namespace) -> int:
     from zoo.train.evaluate import evaluate_checkpoint
 
-    loss, accuracy, name = evaluate_checkpoint(args.checkpoint, args.data_dir, tta=args.tta)
+    result = evaluate_checkpoint(args.checkpoint, args.data_dir, tta=args.tta)
     tta = " with flip TTA" if args.tta else ""
-    console.print(f"{name}{tta}: test loss {loss:.4f}, test accuracy {accuracy:.2%}")
+    console.print(
+        f"{result.name}{tta}: {result.split} loss {result.loss:.4f}, "
+        f"{result.split} accuracy {result.accuracy:.2%}",
+        markup=False,
+    )
     return 0
 
 
@@ -92,7 +105,7 @@ def plot_command(args: argparse.Namespace) -> int:
     from zoo.train.plot import plot_run
 
     path = plot_run(args.run_dir, args.out)
-    console.print(f"zoo: wrote {path}")
+    console.print(f"zoo: wrote {path}", markup=False)
     return 0
 
 
@@ -100,7 +113,10 @@ def plot_command(args: argparse.Namespace) -> int:
 def data_show_command(args: argparse.Namespace) -> int:
     from zoo.data import DataConfig, load_data, save_example_grid
 
-    config = DataConfig(dataset=args.dataset, root=args.data_dir)
+    try:
+        config = DataConfig(dataset=args.dataset, root=args.data_dir)
+    except ValidationError as exc:
+        raise_for(exc, "zoo data show", DataConfig)
     path = save_example_grid(load_data(config), args.out or Path(f"{args.dataset}-examples.png"))
-    console.print(f"zoo: wrote {path}")
+    console.print(f"zoo: wrote {path}", markup=False)
     return 0

@@ -7,7 +7,7 @@ the seed's instead (Adam, its step schedule and plateau, L2 on conv kernels, bat
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+UnitInterval = Annotated[float, Field(ge=0.0, lt=1.0)]
+
 
 class OptimConfig(BaseModel):
     """The optimiser (``torch.optim``) and what weight decay applies to."""
@@ -29,7 +31,12 @@ class OptimConfig(BaseModel):
     lr: PositiveFloat = Field(0.1, description="base learning rate")
     momentum: NonNegativeFloat = Field(0.9, description="SGD momentum")
     nesterov: bool = Field(False, description="SGD Nesterov momentum")
-    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam/AdamW betas")
+    betas: tuple[UnitInterval, UnitInterval] = Field(
+        (0.9, 0.999), description="Adam/AdamW betas, each in [0, 1)"
+    )
+    eps: PositiveFloat = Field(
+        1e-8, description="Adam/AdamW epsilon (torch's default; Keras' is 1e-7)"
+    )
     weight_decay: NonNegativeFloat = Field(
         1e-4,
         description=(
@@ -44,6 +51,12 @@ class OptimConfig(BaseModel):
             "BN, or conv kernels only (the seed's kernel_regularizer)"
         ),
     )
+
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> OptimConfig:
+        if self.name == "sgd" and self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov needs a momentum above 0")
+        return self
 
 
 class PlateauConfig(BaseModel):
@@ -92,6 +105,10 @@ class ScheduleConfig(BaseModel):
     def _one_factor_per_milestone(self) -> ScheduleConfig:
         if self.name == "onecycle" and self.warmup is not None:
             raise ValueError("onecycle has its own warm-up; remove [schedule.warmup]")
+        if any(b <= a for a, b in zip(self.milestones, self.milestones[1:], strict=False)):
+            raise ValueError(f"milestones must increase, got {self.milestones}")
+        if self.milestones_unit == "fraction" and not all(0 < m <= 1 for m in self.milestones):
+            raise ValueError(f"fraction milestones must lie in (0, 1], got {self.milestones}")
         if len(self.milestones) != len(self.factors):
             raise ValueError(
                 f"milestones ({len(self.milestones)}) and factors ({len(self.factors)}) must "

@@ -38,7 +38,9 @@ def start(device_name: str) -> Distribution:
     if world_size <= 1:
         return Distribution()
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() and device_name in ("auto", "cuda")
+    use_cuda = torch.cuda.is_available() and (
+        device_name == "auto" or device_name.startswith("cuda")
+    )
     if use_cuda:
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
@@ -58,6 +60,17 @@ def all_sum(tensor: torch.Tensor, distribution: Distribution) -> torch.Tensor:
     if distribution.enabled:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def from_main(values: tuple[float, ...], distribution: Distribution) -> tuple[float, ...]:
+    """Rank 0's values on every rank, so that every rank takes the same decisions from them
+    (the plateau's, say) even where kernels differ in their last bits."""
+    if not distribution.enabled:
+        return values
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.broadcast(tensor, src=0)
+    return tuple(tensor.tolist())
 
 
 def barrier(distribution: Distribution) -> None:

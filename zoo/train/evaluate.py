@@ -5,6 +5,7 @@ nothing else is needed but the data."""
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -14,21 +15,32 @@ from zoo.errors import ZooError
 from zoo.recipe import Recipe
 from zoo.train.checkpoint import load_checkpoint
 from zoo.train.device import place
-from zoo.train.loop import evaluate, evaluation_loader, load_splits
+from zoo.train.loop import evaluate, evaluation_loader, load_splits, load_weights
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A checkpoint's loss and accuracy on one split of its data set."""
+
+    name: str
+    split: str
+    loss: float
+    accuracy: float
 
 
 def evaluate_checkpoint(
     path: Path, data_root: Path | None = None, *, tta: bool = False
-) -> tuple[float, float, str]:
-    """(loss, accuracy, recipe name) of the checkpoint at ``path`` on its validation split."""
+) -> Evaluation:
+    """Evaluate the checkpoint at ``path`` on the split its run validated on: the test set, or
+    the held-out part of the training set when the recipe sets ``data.val_split``."""
     state = load_checkpoint(path)
     try:
         recipe = Recipe.model_validate(tomllib.loads(state["recipe"]))
-    except (KeyError, tomllib.TOMLDecodeError, ValidationError) as exc:
-        raise ZooError(f"{path}: the checkpoint's recipe is missing or invalid ({exc})") from exc
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise ZooError(f"{path}: the checkpoint's recipe is invalid ({exc})") from exc
     placement = place(recipe.train)
     model = recipe.build()
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], path)
     model = model.to(placement.device, memory_format=placement.memory_format)
     splits = load_splits(recipe, data_root)
     if splits.classes != state["classes"]:
@@ -37,6 +49,7 @@ def evaluate_checkpoint(
             f"{state['classes'][:3]}…, but the data has {splits.num_classes}"
         )
     normalizer = Normalizer(state["normalizer"]["mean"], state["normalizer"]["std"])
-    loader = evaluation_loader(splits, normalizer, placement, recipe.train.batch_size)
+    loader = evaluation_loader(splits, normalizer, placement)
     loss, accuracy = evaluate(model, loader, placement, tta=tta)
-    return loss, accuracy, recipe.name
+    split = "test" if recipe.data.val_split == 0 else "held-out validation"
+    return Evaluation(recipe.name, split, loss, accuracy)

@@ -34,9 +34,22 @@ from zoo.train.optim import (
     make_plateau,
     make_scheduler,
 )
-from zoo.train.progress import Progress
+from zoo.train.progress import REFRESH_STEPS, Progress
 
 CUBLAS_DETERMINISTIC_WORKSPACE = ":4096:8"
+EVAL_BATCH_SIZE = 500
+"""Validation batches: big enough to keep a GPU busy, small enough for any CPU's memory."""
+
+RESUMABLE_CHANGES = (
+    "name",
+    "description",
+    "train.epochs",
+    "train.compile",
+    "train.device",
+    "train.precision",
+    "train.channels_last",
+)
+"""What ``--resume --set`` may change: how long and where to train, not what."""
 
 
 class TrainingDiverged(CheckFailed):
@@ -90,6 +103,7 @@ def _train(
     splits = load_splits(recipe, data_root, dist)
     model = recipe.build()
     check_classes(recipe, model, splits)
+    check_image_shape(recipe, splits)
     if dist.is_main and not resume:
         checkpoint.prepare_run_dir(run_dir)
     normalizer = Normalizer.fit(splits.train_images, recipe.data.normalize)
@@ -106,7 +120,7 @@ def _train(
         world_size=dist.world_size,
         seed=config.seed,
     )
-    val_loader = evaluation_loader(splits, normalizer, placement, config.batch_size)
+    val_loader = evaluation_loader(splits, normalizer, placement)
 
     model = model.to(placement.device, memory_format=placement.memory_format)
     if dist.enabled and config.sync_batchnorm:
@@ -123,7 +137,7 @@ def _train(
     if resume:
         state = checkpoint.load_checkpoint(run_dir / checkpoint.LAST, placement.device)
         check_resumable(state, recipe, run_dir)
-        model.load_state_dict(state["model"])
+        load_weights(model, state["model"], run_dir / checkpoint.LAST)
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
             scheduler.load_state_dict(state["scheduler"])
@@ -162,7 +176,9 @@ def _train(
             lr = current_lr(optimizer)
             train_loss, train_acc = stepper.train_epoch(train_loader, epoch)
             train_seconds = time.perf_counter() - started  # train_epoch synced: the time is real
-            val_loss, val_acc = evaluate(network, val_loader, placement)
+            val_loss, val_acc = distributed.from_main(
+                evaluate(network, val_loader, placement), dist
+            )
             seconds = time.perf_counter() - started
             if plateau is not None:
                 plateau.step(val_loss)
@@ -243,18 +259,58 @@ def check_resumable(state: dict[str, Any], recipe: Recipe, run_dir: Path) -> Non
             f"{run_dir} already finished {plural(done, 'epoch')}; to go on, raise them, "
             f"e.g. --set train.epochs={done * 2}"
         )
-    saved = state.get("scheduler") or {}
-    if recipe.schedule.name == "onecycle" and "total_steps" in saved:
-        saved_epochs = Recipe.model_validate(tomllib.loads(state["recipe"])).train.epochs
-        if saved_epochs != recipe.train.epochs:
-            raise ZooError(
-                f"{run_dir}: a one-cycle schedule cannot be stretched from {saved_epochs} to "
-                f"{recipe.train.epochs} epochs; train a new run instead"
-            )
+    saved = flatten(tomllib.loads(state["recipe"]))
+    now = flatten(tomllib.loads(recipe.to_toml()))
+    changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+    refused = [key for key in changed if key not in RESUMABLE_CHANGES]
+    if refused:
+        raise ZooError(
+            f"{run_dir}: a resumed run keeps its recipe; it may change only "
+            f"{', '.join(RESUMABLE_CHANGES[2:])}, not {', '.join(refused)}"
+        )
+    if recipe.schedule.name == "onecycle" and "train.epochs" in changed:
+        raise ZooError(
+            f"{run_dir}: a one-cycle schedule cannot be stretched from {saved['train.epochs']} "
+            f"to {recipe.train.epochs} epochs; train a new run instead"
+        )
+
+
+def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"epochs": 3}}`` → ``{"train.epochs": 3}``."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def load_weights(model: nn.Module, weights: dict[str, Any], path: Path) -> None:
+    """Load a state dict; weights that do not fit the recipe's model are one clear error."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        raise ZooError(f"{path}: the weights do not fit the recipe's model ({first})") from exc
 
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def check_image_shape(recipe: Recipe, splits: DataSplits) -> None:
+    """One image through the network on the meta device: a size or channel count the network
+    cannot take is one clear error before anything is written."""
+    with torch.device("meta"):
+        network = recipe.build()
+        try:
+            network.eval()(torch.empty(1, *splits.image_shape))
+        except RuntimeError as exc:
+            raise ZooError(
+                f"{recipe.source}: the network cannot take {splits.name}'s images of shape "
+                f"{'×'.join(map(str, splits.image_shape))} ({str(exc).splitlines()[0]})"
+            ) from exc
 
 
 def check_classes(recipe: Recipe, model: nn.Module, splits: DataSplits) -> None:
@@ -268,13 +324,14 @@ def check_classes(recipe: Recipe, model: nn.Module, splits: DataSplits) -> None:
 
 
 def evaluation_loader(
-    splits: DataSplits, normalizer: Normalizer, placement: Placement, batch_size: int
+    splits: DataSplits, normalizer: Normalizer, placement: Placement
 ) -> DeviceLoader:
-    """The validation split, unshuffled and unaugmented (every rank evaluates all of it)."""
+    """The validation split, unshuffled and unaugmented, in large batches (nothing is learnt,
+    so the batch size only decides how many launches it takes)."""
     return DeviceLoader(
         splits.val_images,
         splits.val_labels,
-        batch_size=batch_size,
+        batch_size=EVAL_BATCH_SIZE,
         device=placement.device,
         normalizer=normalizer,
         channels_last=placement.channels_last,
@@ -313,11 +370,10 @@ class Stepper:
             loss_sum += loss.detach() * labels.shape[0]
             correct += (logits.argmax(1) == labels).sum()
             seen += labels.shape[0]
-            if self.progress.wants_refresh(step):
-                mean_loss = (loss_sum / seen).item()  # one host sync per refresh, not per step
+            if (step + 1) % REFRESH_STEPS == 0:  # one host sync per refresh, not per step
+                mean_loss, hits = torch.stack([loss_sum / seen, correct.float()]).tolist()
                 check_finite(mean_loss, epoch, step)
-                accuracy = correct.item() / seen
-                self.progress.refresh(step, mean_loss, accuracy, current_lr(self.optimizer))
+                self.progress.refresh(step, mean_loss, hits / seen, current_lr(self.optimizer))
             else:
                 self.progress.advance(step)
         totals = distributed.all_sum(torch.stack([loss_sum, correct.float()]), self.dist)
@@ -338,9 +394,10 @@ def evaluate(
     for images, labels in loader:
         with placement.autocast():
             logits = network(images).float()
-            if tta:
-                probabilities = (logits.softmax(1) + network(images.flip(3)).float().softmax(1)) / 2
-                logits = probabilities.log()
+            if tta:  # log of the mean of the two softmaxes, without underflow to log(0)
+                mirrored = network(images.flip(3)).float()
+                both = torch.logaddexp(logits.log_softmax(1), mirrored.log_softmax(1))
+                logits = both - math.log(2)
         loss_sum += F.cross_entropy(logits, labels, reduction="sum")
         correct += (logits.argmax(1) == labels).sum()
         seen += labels.shape[0]
@@ -352,7 +409,8 @@ def check_finite(loss: float, epoch: int, step: int) -> None:
     if not math.isfinite(loss):
         raise TrainingDiverged(
             f"training diverged: the loss became {loss} in epoch {epoch + 1} (step {step + 1}); "
-            "the run stopped and last.pt keeps the last good epoch. Try a lower optim.lr."
+            "the run stopped, and last.pt (if an epoch finished) keeps the last good one. "
+            "Try a lower optim.lr."
         )
 
 

@@ -54,7 +54,7 @@ def make_optimizer(
             groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, **fast
         )
     optimizer = torch.optim.Adam if config.name == "adam" else torch.optim.AdamW
-    return optimizer(groups, lr=config.lr, betas=config.betas, **fast)
+    return optimizer(groups, lr=config.lr, betas=config.betas, eps=config.eps, **fast)
 
 
 def lr_factor(

@@ -73,7 +73,8 @@ class Progress:
         console.print(
             f"zoo: {what} {recipe.name} on {splits.name} ({len(splits.train_labels):,} train / "
             f"{len(splits.val_labels):,} val) · {placement.device} {placement.precision} "
-            f"{layout} · run directory {run_dir}"
+            f"{layout} · run directory {run_dir}",
+            markup=False,
         )
         self.bars.update(self.epoch_bar, completed=start)
 
@@ -82,14 +83,13 @@ class Progress:
         self.bars.update(self.batch_bar, description=f"epoch {epoch + 1}/{self.epochs}")
         self.epoch_started = time.perf_counter()
 
-    def wants_refresh(self, step: int) -> bool:
-        return self.show_bars and (step + 1) % REFRESH_STEPS == 0
-
     def advance(self, step: int) -> None:
         if self.show_bars:
             self.bars.update(self.batch_bar, completed=step + 1)
 
     def refresh(self, step: int, loss: float, accuracy: float, lr: float) -> None:
+        if not self.show_bars:
+            return
         elapsed = max(time.perf_counter() - self.epoch_started, 1e-9)
         images_per_sec = (step + 1) * self.batch_size / elapsed
         status = f"loss {loss:.4f} acc {accuracy:.2%} lr {lr:.3g} {images_per_sec:,.0f} img/s"
