@@ -1,9 +1,11 @@
 """The ``[data]`` table of a recipe: which data set, where it lives, and how it is fed.
 
-Defaults follow the paper (He et al. 2015, §4.2): 4-pixel padded random crops and horizontal
-flips, validated on the test split. The seed's Keras pipeline is one setting away:
-``augment = ["shift", "flip"]`` (ImageDataGenerator with width/height_shift_range=0.1 and
-horizontal_flip=True) and ``normalize = "pixel_mean"`` (``subtract_pixel_mean = True``).
+The augmentation defaults follow the paper (He et al. 2015, §4.2): 4-pixel padded random crops
+and horizontal flips, validated on the test split; normalisation defaults to per-channel mean and
+std, and the recipes' bases set the per-pixel mean both the paper and the seed subtract. The
+seed's Keras pipeline is ``augment = ["shift", "flip"]`` (ImageDataGenerator with
+width/height_shift_range=0.1 and horizontal_flip=True) and ``normalize = "pixel_mean"``
+(``subtract_pixel_mean = True``).
 """
 
 from __future__ import annotations
