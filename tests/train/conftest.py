@@ -36,3 +36,25 @@ def tiny_recipe(tmp_path) -> Path:
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_TRAIN)
     return path
+
+
+@pytest.fixture
+def train_tiny(run_zoo, tiny_recipe, cifar_root, tmp_path):
+    """``zoo train`` of the tiny recipe on the tiny CIFAR into ``tmp_path/run``, plus ``extra``."""
+
+    def train(*extra: str):
+        return run_zoo("train", str(tiny_recipe), "--out", str(tmp_path / "run"), "--data-dir",
+                       str(cifar_root), *extra)  # fmt: skip
+
+    return train
+
+
+@pytest.fixture
+def resume_tiny(run_zoo, cifar_root, tmp_path):
+    """``zoo train --resume`` of the run :func:`train_tiny` made, plus ``extra``."""
+
+    def resume(*extra: str):
+        return run_zoo("train", "--resume", str(tmp_path / "run"), "--data-dir", str(cifar_root),
+                       *extra)  # fmt: skip
+
+    return resume

@@ -33,9 +33,9 @@ def run_dir_files(path: Path) -> set[str]:
     return {p.name for p in path.iterdir()}
 
 
-def test_a_run_writes_its_directory(run_zoo, tiny_recipe, cifar_root, tmp_path):
+def test_a_run_writes_its_directory(run_zoo, tiny_recipe, cifar_root, tmp_path, train_tiny):
     out = tmp_path / "run"
-    result = run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
+    result = train_tiny()
     assert result.code == 0, result.err
     assert {"recipe.toml", "metrics.jsonl", "last.pt", "best.pt"} <= run_dir_files(out)
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -48,17 +48,14 @@ def test_a_run_writes_its_directory(run_zoo, tiny_recipe, cifar_root, tmp_path):
     assert load_recipe(out / "recipe.toml").train.epochs == 2
 
 
-def test_resume_continues_where_the_run_stopped(run_zoo, tiny_recipe, cifar_root, tmp_path):
+def test_resume_continues_where_the_run_stopped(
+    run_zoo, tiny_recipe, cifar_root, tmp_path, train_tiny, resume_tiny
+):
     out = tmp_path / "run"
-    assert (
-        run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root)).code
-        == 0
-    )
-    again = run_zoo("train", "--resume", str(out), "--data-dir", str(cifar_root))
+    assert train_tiny().code == 0
+    again = resume_tiny()
     assert again.code == 2 and "already finished 2 epochs" in again.err
-    longer = run_zoo(
-        "train", "--resume", str(out), "--data-dir", str(cifar_root), "--set", "train.epochs=3"
-    )
+    longer = resume_tiny("--set", "train.epochs=3")
     assert longer.code == 0, longer.err
     rows = (out / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(row)["epoch"] for row in rows] == [1, 2, 3]
@@ -107,9 +104,9 @@ def _epochs_done(run_dir: Path) -> int:
     return len(metrics.read_text().splitlines()) if metrics.exists() else 0
 
 
-def test_eval_with_and_without_tta(run_zoo, tiny_recipe, cifar_root, tmp_path):
+def test_eval_with_and_without_tta(run_zoo, tiny_recipe, cifar_root, tmp_path, train_tiny):
     out = tmp_path / "run"
-    run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
+    train_tiny()
     plain = run_zoo("eval", str(out / "best.pt"), "--data-dir", str(cifar_root))
     tta = run_zoo("eval", str(out / "best.pt"), "--data-dir", str(cifar_root), "--tta")
     assert plain.code == tta.code == 0
@@ -117,9 +114,9 @@ def test_eval_with_and_without_tta(run_zoo, tiny_recipe, cifar_root, tmp_path):
     assert "with flip TTA" in tta.out
 
 
-def test_plot_writes_a_png(run_zoo, tiny_recipe, cifar_root, tmp_path):
+def test_plot_writes_a_png(run_zoo, tiny_recipe, cifar_root, tmp_path, train_tiny):
     out = tmp_path / "run"
-    run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
+    train_tiny()
     assert run_zoo("plot", str(out)).code == 0
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -154,15 +151,13 @@ class Exploit:
 
 
 def test_divergence_is_exit_1_with_a_clear_message(
-    run_zoo, tiny_recipe, cifar_root, tmp_path, monkeypatch
+    run_zoo, tiny_recipe, cifar_root, tmp_path, monkeypatch, train_tiny
 ):
     monkeypatch.setattr(
         "zoo.train.loop.F.cross_entropy",
         lambda *a, **k: torch.tensor(float("nan"), requires_grad=True),
     )
-    result = run_zoo(
-        "train", str(tiny_recipe), "--out", str(tmp_path / "run"), "--data-dir", str(cifar_root)
-    )
+    result = train_tiny()
     assert result.code == 1 and "training diverged: the loss became nan in epoch 1" in result.err
 
 
@@ -234,57 +229,41 @@ def test_resume_without_a_checkpoint_is_exit_2(run_zoo, tmp_path):
     assert result.code == 2 and "no last.pt to resume from" in result.err
 
 
-def test_an_existing_run_is_never_overwritten(run_zoo, tiny_recipe, cifar_root, tmp_path):
+def test_an_existing_run_is_never_overwritten(
+    run_zoo, tiny_recipe, cifar_root, tmp_path, train_tiny
+):
     out = tmp_path / "run"
-    run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
+    train_tiny()
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    result = run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
+    result = train_tiny()
     assert result.code == 2 and "already holds recipe.toml, metrics.jsonl" in result.err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_resume_with_more_epochs_extends_the_run_for_good(
-    run_zoo, tiny_recipe, cifar_root, tmp_path
+    run_zoo, tiny_recipe, cifar_root, tmp_path, train_tiny, resume_tiny
 ):
     out = tmp_path / "run"
-    run_zoo(
-        "train",
-        str(tiny_recipe),
-        "--out",
-        str(out),
-        "--data-dir",
-        str(cifar_root),
+    train_tiny(
         "--set",
         "train.epochs=1",
     )
-    assert (
-        run_zoo(
-            "train", "--resume", str(out), "--data-dir", str(cifar_root), "--set", "train.epochs=2"
-        ).code
-        == 0
-    )
+    assert resume_tiny("--set", "train.epochs=2").code == 0
     assert load_recipe(out / "recipe.toml").train.epochs == 2
-    again = run_zoo("train", "--resume", str(out), "--data-dir", str(cifar_root))
+    again = resume_tiny()
     assert again.code == 2 and "already finished 2 epochs" in again.err
 
 
-def test_a_one_cycle_run_cannot_be_stretched(run_zoo, tiny_recipe, cifar_root, tmp_path):
-    out = tmp_path / "run"
-    run_zoo(
-        "train",
-        str(tiny_recipe),
-        "--out",
-        str(out),
-        "--data-dir",
-        str(cifar_root),
+def test_a_one_cycle_run_cannot_be_stretched(
+    run_zoo, tiny_recipe, cifar_root, tmp_path, train_tiny, resume_tiny
+):
+    train_tiny(
         "--set",
         "train.epochs=1",
         "--set",
         "schedule.name=onecycle",
     )
-    result = run_zoo(
-        "train", "--resume", str(out), "--data-dir", str(cifar_root), "--set", "train.epochs=2"
-    )
+    result = resume_tiny("--set", "train.epochs=2")
     assert result.code == 2 and "cannot be stretched from 1 to 2 epochs" in result.err
 
 
@@ -320,24 +299,14 @@ def test_sync_batchnorm_on_cpu_fails_before_writing_anything(
     assert not (tmp_path / "run").exists()
 
 
-def test_resume_refuses_a_different_recipe(run_zoo, tiny_recipe, cifar_root, tmp_path):
-    out = tmp_path / "run"
-    run_zoo(
-        "train",
-        str(tiny_recipe),
-        "--out",
-        str(out),
-        "--data-dir",
-        str(cifar_root),
+def test_resume_refuses_a_different_recipe(
+    run_zoo, tiny_recipe, cifar_root, tmp_path, train_tiny, resume_tiny
+):
+    train_tiny(
         "--set",
         "train.epochs=1",
     )
-    result = run_zoo(
-        "train",
-        "--resume",
-        str(out),
-        "--data-dir",
-        str(cifar_root),
+    result = resume_tiny(
         "--set",
         "train.epochs=2",
         "--set",
@@ -350,11 +319,13 @@ def test_resume_refuses_a_different_recipe(run_zoo, tiny_recipe, cifar_root, tmp
     assert "not model.preset, train.batch_size" in result.err
 
 
-def test_a_directory_with_any_run_file_is_not_reused(run_zoo, tiny_recipe, cifar_root, tmp_path):
+def test_a_directory_with_any_run_file_is_not_reused(
+    run_zoo, tiny_recipe, cifar_root, tmp_path, train_tiny
+):
     out = tmp_path / "run"
     out.mkdir()
     (out / "best.pt").write_bytes(b"someone's weights")
-    result = run_zoo("train", str(tiny_recipe), "--out", str(out), "--data-dir", str(cifar_root))
+    result = train_tiny()
     assert result.code == 2 and "already holds best.pt" in result.err
     assert (out / "best.pt").read_bytes() == b"someone's weights"
 
