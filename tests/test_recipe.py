@@ -223,3 +223,23 @@ def test_a_set_inside_a_list_is_attributed_to_the_set(tmp_path):
     path = write(tmp_path, "a.toml", 'model = "resnet20_v1"\n')
     with pytest.raises(ZooError, match=r"data.augment\[0\]: .*\(from --set\)"):
         load_recipe(path, ['data.augment=["twirl"]'])
+
+
+def test_an_error_in_a_base_names_the_base(tmp_path):
+    (tmp_path / "bases").mkdir()
+    write(tmp_path / "bases", "base.toml", "[train]\nepoch = 3\n")
+    child = write(tmp_path, "child.toml", 'extends = "bases/base.toml"\nmodel = "plain20"\n')
+    with pytest.raises(
+        ZooError,
+        match=r"bases/base.toml \(extended by .*child.toml\): "
+        r"train.epoch: unknown key",
+    ):
+        load_recipe(child)
+    write(tmp_path / "bases", "base.toml", "[train]\nepochs = 3\n")
+    write(
+        tmp_path,
+        "child.toml",
+        'extends = "bases/base.toml"\nmodel = "plain20"\n[train]\nepochs = "three"\n',
+    )
+    with pytest.raises(ZooError, match=r"^[^(]*child.toml: train.epochs: Input should be"):
+        load_recipe(child)

@@ -157,7 +157,8 @@ class Recipe(BaseModel):
 def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
     """Read, merge, override and validate the recipe at ``path``."""
     path = Path(path)
-    data = read_with_extends(path)
+    origins: dict[str, Path] = {}
+    data = read_with_extends(path, origins=origins)
     if isinstance(data.get("model"), str):
         data["model"] = {"preset": data["model"]}
     set_keys = []
@@ -169,13 +170,16 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        raise ZooError(_validation_message(exc, path, set_keys)) from exc
+        raise ZooError(_validation_message(exc, path, set_keys, origins)) from exc
     recipe._source = str(path)
     return recipe
 
 
-def read_with_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The TOML at ``path`` merged over the files it ``extends`` (a string or a list)."""
+def read_with_extends(
+    path: Path, chain: tuple[Path, ...] = (), origins: dict[str, Path] | None = None
+) -> dict[str, Any]:
+    """The TOML at ``path`` merged over the files it ``extends`` (a string or a list).
+    ``origins`` collects, for each key path, the file whose value won."""
     resolved = path.resolve()
     if resolved in chain:
         cycle = " → ".join(str(p) for p in (*chain, resolved))
@@ -188,8 +192,22 @@ def read_with_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any
         raise ZooError(f"{path}: extends: give a file name or a list of file names")
     merged: dict[str, Any] = {}
     for parent in parents:
-        merged = deep_merge(merged, read_with_extends(path.parent / parent, (*chain, resolved)))
+        inherited = read_with_extends(path.parent / parent, (*chain, resolved), origins)
+        merged = deep_merge(merged, inherited)
+    if origins is not None:
+        origins |= dict.fromkeys(flatten(data), path)
     return deep_merge(merged, data)
+
+
+def flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"epochs": 3}}`` → ``{"train.epochs": 3}``."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -241,7 +259,9 @@ def apply_override(data: dict[str, Any], keys: Iterable[str], value: Any, text: 
     target[last] = value
 
 
-def _validation_message(exc: ValidationError, path: Path, set_keys: list[str]) -> str:
+def _validation_message(
+    exc: ValidationError, path: Path, set_keys: list[str], origins: dict[str, Path]
+) -> str:
     where, message = first_problem(exc, Recipe)
     related = (f"{where}.", f"{where}[") if where else ()
     if any(
@@ -249,7 +269,17 @@ def _validation_message(exc: ValidationError, path: Path, set_keys: list[str]) -
         for key in set_keys
     ):
         message += " (from --set)"
-    return f"{path}: {message}"
+        return f"{path}: {message}"
+    return f"{_file_of(where, origins, path)}: {message}"
+
+
+def _file_of(where: str, origins: dict[str, Path], path: Path) -> str:
+    """The file that wrote the key at ``where`` (or its nearest table), named with the recipe."""
+    for key in sorted(origins, key=len, reverse=True):
+        if where == key or where.startswith((f"{key}.", f"{key}[")):
+            origin = origins[key]
+            return str(path) if origin == path else f"{origin} (extended by {path})"
+    return str(path)
 
 
 RECIPE_DIR = Path("recipes")

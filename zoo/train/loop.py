@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from zoo.data import DeviceLoader, Normalizer, load_data
 from zoo.data.splits import DataSplits
 from zoo.errors import CheckFailed, ZooError
-from zoo.recipe import Recipe
+from zoo.recipe import Recipe, flatten
 from zoo.train import checkpoint, distributed
 from zoo.train.device import Placement, choose_device, place
 from zoo.train.optim import (
@@ -273,17 +273,6 @@ def check_resumable(state: dict[str, Any], recipe: Recipe, run_dir: Path) -> Non
             f"{run_dir}: a one-cycle schedule cannot be stretched from {saved['train.epochs']} "
             f"to {recipe.train.epochs} epochs; train a new run instead"
         )
-
-
-def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"train": {"epochs": 3}}`` → ``{"train.epochs": 3}``."""
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        if isinstance(value, dict):
-            flat |= flatten(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def load_weights(model: nn.Module, weights: dict[str, Any], path: Path) -> None:
