@@ -67,12 +67,12 @@ def test_audit_exits_1_on_a_planted_mismatch(run_zoo, tmp_path):
 
 
 def test_audit_json(run_zoo):
-    data = json.loads(run_zoo("audit", "vgg*", "--json").out)
+    data = json.loads(run_zoo("audit", "vgg*_cifar", "--json").out)
     assert data["ok"] and [p["name"] for p in data["presets"]] == [
-        "vgg11",
-        "vgg13",
-        "vgg16",
-        "vgg19",
+        "vgg11_cifar",
+        "vgg13_cifar",
+        "vgg16_cifar",
+        "vgg19_cifar",
     ]
 
 

@@ -35,7 +35,7 @@ def test_preset_shorthand_table_and_overrides(tmp_path):
 def test_family_form(tmp_path):
     recipe = load_recipe(write(tmp_path, "f.toml", '[model]\narch = "resnet_v2"\ndepth = 56\n'))
     spec = recipe.network_spec()
-    assert sum(stage.repeat for stage in spec.stages) == 18
+    assert [stage.depth for stage in spec.stages] == [6, 6, 6]
 
 
 def test_explicit_form_builds_the_spelled_out_network(tmp_path):
@@ -64,7 +64,8 @@ hidden = [64]
     recipe = load_recipe(path)
     assert isinstance(recipe.model, NetworkSpec)
     network = recipe.build()
-    assert network.head[-1].out_features == 7 and network.head[2].out_features == 64
+    assert network.head.fc.out_features == 7 and network.head.hidden[0].linear.out_features == 64
+    assert [len(stage) for stage in network.stages] == [2, 1]
 
 
 def test_extends_merges_tables_relative_to_the_file(tmp_path):

@@ -13,9 +13,13 @@ The registries are ``zoo.blocks.blocks``, ``zoo.architectures.architectures``,
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from zoo.architectures import Network, NetworkSpec, build_network, presets, resolve
+from zoo.architectures.create import create_model
 from zoo.errors import CheckFailed, ZooError
 
 __version__ = "0.1.0"
@@ -27,9 +31,15 @@ def get_spec(name: str, **params: Any) -> NetworkSpec:
     return resolve(name).spec(**params)
 
 
-def build_model(name: str, **params: Any) -> Network:
-    """A freshly initialised network for a named model (see :func:`get_spec`)."""
-    return build_network(get_spec(name, **params))
+def build_model(
+    name: str, *, weights: str | Path | None = None, features_only: bool = False, **params: Any
+) -> nn.Module:
+    """The network of a named model (see :func:`get_spec`; also ``timm/NAME`` and
+    ``torchvision/NAME``), freshly initialised or with ``weights``: a file (``.pth``, ``.pt``,
+    ``.safetensors``, a zoo checkpoint or run directory), ``"torchvision"`` or a torchvision
+    weights name such as ``"IMAGENET1K_V2"``. ``features_only=True`` gives the stem and stages
+    alone, returning every stage's feature map."""
+    return create_model(name, weights=weights, features_only=features_only, **params)
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -44,6 +54,7 @@ __all__ = [
     "ZooError",
     "build_model",
     "build_network",
+    "create_model",
     "get_spec",
     "list_models",
     "presets",

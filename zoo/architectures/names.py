@@ -39,6 +39,45 @@ V2_PAPER: Mapping[str, Any] = {
 """He et al. 2016: bottleneck widths 16/32/64 (×4 out), no conv bias, bare stem, 3×3 stride."""
 
 
+VGG_CIFAR: Mapping[str, Any] = {
+    "num_classes": 10,
+    "hidden": (512, 512),
+    "pool_size": 1,
+    "input_size": (32, 32),
+    "init": "he_normal",
+}
+"""zoo's CIFAR VGG: pools to 1×1×512, two hidden layers of 512, the seed's init."""
+
+TORCHVISION_RESNETS: Mapping[str, Mapping[str, Any]] = {
+    "resnet18": {"layers": (2, 2, 2, 2), "block": "basic"},
+    "resnet34": {"layers": (3, 4, 6, 3), "block": "basic"},
+    "resnet50": {"layers": (3, 4, 6, 3), "block": "bottleneck"},
+    "resnet101": {"layers": (3, 4, 23, 3), "block": "bottleneck"},
+    "resnet152": {"layers": (3, 8, 36, 3), "block": "bottleneck"},
+    "resnext50_32x4d": {
+        "layers": (3, 4, 6, 3),
+        "block": "bottleneck",
+        "groups": 32,
+        "width_per_group": 4,
+    },
+    "resnext101_32x8d": {
+        "layers": (3, 4, 23, 3),
+        "block": "bottleneck",
+        "groups": 32,
+        "width_per_group": 8,
+    },
+    "resnext101_64x4d": {
+        "layers": (3, 4, 23, 3),
+        "block": "bottleneck",
+        "groups": 64,
+        "width_per_group": 4,
+    },
+    "wide_resnet50_2": {"layers": (3, 4, 6, 3), "block": "bottleneck", "width_per_group": 128},
+    "wide_resnet101_2": {"layers": (3, 4, 23, 3), "block": "bottleneck", "width_per_group": 128},
+}
+"""torchvision's ResNet builders (``torchvision.models.resnet``), by their names."""
+
+
 @dataclass(frozen=True)
 class Preset:
     """A named model: an architecture family and its parameters."""
@@ -62,7 +101,9 @@ NAME_PATTERNS: list[tuple[re.Pattern[str], str, Mapping[str, Any], str]] = [
     (re.compile(r"resnet(\d+)_v2"), "resnet_v2", {}, "ResNet v2, the seed's Keras definition"),
     (re.compile(r"resnet(\d+)_v2_paper"), "resnet_v2", V2_PAPER, "ResNet v2, He et al. 2016"),
     (re.compile(r"plain(\d+)"), "plain", {}, "plain net, ResNet v1 without shortcuts"),
-    (re.compile(r"vgg(\d+)"), "vgg", {}, "VGG with BN, CIFAR head"),
+    (re.compile(r"vgg(\d+)"), "vgg", {"batch_norm": False}, "torchvision's VGG"),
+    (re.compile(r"vgg(\d+)_bn"), "vgg", {}, "torchvision's VGG with batch norm"),
+    (re.compile(r"vgg(\d+)_cifar"), "vgg", VGG_CIFAR, "VGG with BN, CIFAR head"),
 ]
 """Names that resolve to a family and a depth, in the form of the documented presets."""
 
@@ -72,9 +113,12 @@ DOCUMENTED = {
     "resnet{}_v1_paper": (20, 32, 44, 56, 110, 1202),
     "resnet{}_v2_paper": (164, 1001),
     "plain{}": (20, 32, 44, 56, 110),
+    "vgg{}_cifar": (11, 13, 16, 19),
     "vgg{}": (11, 13, 16, 19),
+    "vgg{}_bn": (11, 13, 16, 19),
 }
-"""The presets `zoo list` and `zoo audit` show: the seed's table, the papers' and VGG."""
+"""The presets `zoo list` and `zoo audit` show: the seed's table, the papers', VGG and (below)
+torchvision's ResNets."""
 
 
 def resolve(name: str) -> Preset:
@@ -117,7 +161,10 @@ def make_spec(
 
 def formula_depth(arch: str, spec: NetworkSpec) -> tuple[str, int] | None:
     """The depth a built-in family's formula gives for ``spec``, counted from its stages."""
-    blocks = sum(stage.repeat for stage in spec.stages if stage.block != "max_pool")
+    blocks = sum(stage.depth for stage in spec.stages)
+    if arch == "resnet":
+        convs = 2 if spec.stages[0].block == "basic" else 3
+        return f"{convs}·{blocks} blocks + 2", convs * blocks + 2
     if arch in ("resnet_v1", "plain"):
         units = 2 if arch == "plain" else 1
         n = blocks // (STAGES * units)
@@ -136,6 +183,8 @@ def _register_documented() -> None:
         for depth in depths:
             preset = resolve(template.format(depth))
             presets.add(preset.name, preset)
+    for name, params in TORCHVISION_RESNETS.items():
+        presets.add(name, Preset(name, "resnet", params, "torchvision's network"))
 
 
 _register_documented()

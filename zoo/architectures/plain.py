@@ -42,8 +42,7 @@ def plain(
             block="conv_bn_relu",
             channels=width,
             stride=stride,
-            repeat=UNITS_PER_BLOCK * n,
-            bias=bias,
+            depth=UNITS_PER_BLOCK * n,
         )
         for width, stride in zip(widths, STAGE_STRIDES, strict=True)
     ]
@@ -55,4 +54,5 @@ def plain(
         bn_eps=bn_eps,
         stem=BlockSpec(block="conv_bn_relu", channels=widths[0], bias=bias),
         stages=stages,
+        block_options={"bias": bias},
     )

@@ -9,7 +9,7 @@ ends in BN-ReLU, starts with a bare conv. The parameters also express the papers
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import PositiveInt, validate_call
 
@@ -52,17 +52,10 @@ def resnet_v1(
     seed), ``conv_bn`` (option B) or ``zero_pad`` (option A, He et al. 2015).
     """
     n = SIX_N_PLUS_TWO.blocks_per_stage(depth, "resnet_v1")
-    stages: list[StageSpec] = []
-    for width, stride in zip(widths, STAGE_STRIDES, strict=True):
-        common: dict[str, Any] = {"channels": width, "bias": bias}
-        if stride == 1:
-            stages.append(StageSpec(block="identity_residual", repeat=n, **common))
-            continue
-        stages.append(
-            StageSpec(block="projection_residual", stride=stride, shortcut=shortcut, **common)
-        )
-        if n > 1:
-            stages.append(StageSpec(block="identity_residual", repeat=n - 1, **common))
+    stages = [
+        StageSpec(block="basic", channels=width, stride=stride, depth=n)
+        for width, stride in zip(widths, STAGE_STRIDES, strict=True)
+    ]
     return NetworkSpec(
         name=f"resnet{depth}_v1",
         in_channels=in_channels,
@@ -71,6 +64,7 @@ def resnet_v1(
         bn_eps=bn_eps,
         stem=BlockSpec(block="conv_bn_relu", channels=widths[0], bias=bias),
         stages=stages,
+        block_options={"bias": bias, "shortcut": shortcut},
     )
 
 
@@ -98,25 +92,12 @@ def resnet_v2(
     with BN-ReLU.
     """
     n = NINE_N_PLUS_TWO.blocks_per_stage(depth, "resnet_v2")
-    stages: list[StageSpec] = []
-    for index, (width, mid, stride) in enumerate(
-        zip(widths, mid_channels, STAGE_STRIDES, strict=True)
-    ):
-        common: dict[str, Any] = {
-            "block": "bottleneck",
-            "channels": width,
-            "mid_channels": mid,
-            "order": "pre",
-            "bias": bias,
-            "stride_on": stride_on,
-            "shortcut": shortcut,
-        }
-        if index == 0 and stem_norm_act:
-            stages.append(StageSpec(first_norm_act=False, **common))
-            if n > 1:
-                stages.append(StageSpec(repeat=n - 1, **common))
-        else:
-            stages.append(StageSpec(repeat=n, stride=stride, **common))
+    stages = [
+        StageSpec(block="bottleneck", channels=width, stride=stride, depth=n, mid_channels=mid)
+        for width, mid, stride in zip(widths, mid_channels, STAGE_STRIDES, strict=True)
+    ]
+    if stem_norm_act:  # the stem ends in BN-ReLU: the first bottleneck starts with a bare conv
+        stages[0].first_block = {"first_norm_act": False}
     stem_act = "relu" if stem_norm_act else NO_ACTIVATION
     return NetworkSpec(
         name=f"resnet{depth}_v2",
@@ -132,5 +113,11 @@ def resnet_v2(
             activation=stem_act,
         ),
         stages=stages,
+        block_options={
+            "order": "pre",
+            "bias": bias,
+            "stride_on": stride_on,
+            "shortcut": shortcut,
+        },
         head=HeadSpec(norm_act=True),
     )

@@ -1,8 +1,13 @@
-"""VGG-11/13/16/19 with BN (Simonyan & Zisserman 2014) and a CIFAR head.
+"""VGG-11/13/16/19 (Simonyan & Zisserman 2014): torchvision's networks, and a CIFAR variant.
 
 The conv layouts are torchvision's (``torchvision.models.vgg.cfgs``, configurations A, B, D, E).
-Five 2×2 max-pools take a 32×32 image to 1×1×512; the CIFAR head is then two hidden layers of 512
-and the classifier, so that the depth (weighted layers) stays the one in the name: 8 + 3 = 11.
+A stage is one of the paper's five groups of 3×3 convs at one width, ended by a 2×2 max-pool.
+
+- ``vgg11`` … ``vgg19`` and their ``_bn`` forms are torchvision's networks exactly: 224×224 input,
+  the classifier on a 7×7 average pool, two hidden layers of 4096 with dropout 0.5, 1000 classes.
+- ``vgg11_cifar`` … ``vgg19_cifar`` are the CIFAR form zoo had before (with BN): five pools take
+  32×32 to 1×1×512, then two hidden layers of 512 and the classifier, so that the depth
+  (weighted layers) stays the one in the name: 8 + 3 = 11.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Literal
 from pydantic import NonNegativeFloat, PositiveInt, validate_call
 
 from zoo.architectures.registry import architectures
-from zoo.architectures.spec import HeadSpec, NetworkSpec, StageSpec
+from zoo.architectures.spec import HeadSpec, NetworkSpec, PoolSpec, StageSpec
 
 LAYOUT_OF_DEPTH = {11: "A", 13: "B", 16: "D", 19: "E"}
 """torchvision's configuration letter of each VGG depth (Simonyan & Zisserman, Table 1)."""
@@ -20,35 +25,52 @@ LAYOUT_OF_DEPTH = {11: "A", 13: "B", 16: "D", 19: "E"}
 POOL = "M"
 """The max-pool marker in torchvision's layouts."""
 
+IMAGENET_HIDDEN = (4096, 4096)
+IMAGENET_POOL_SIZE = 7
+"""torchvision's VGG classifier: ``AdaptiveAvgPool2d((7, 7))``, then 4096, 4096 and the classes."""
+
+
+def vgg_stages(depth: int) -> list[StageSpec]:
+    """The five stages of a VGG: runs of 3×3 convs of one width, each ended by a 2×2 max-pool."""
+    from torchvision.models.vgg import cfgs as torchvision_vgg_layouts  # seconds: import on use
+
+    stages: list[StageSpec] = []
+    run: list[int] = []
+    for item in torchvision_vgg_layouts[LAYOUT_OF_DEPTH[depth]]:
+        if item == POOL:
+            pool = PoolSpec(kind="max", kernel_size=2)
+            stages.append(
+                StageSpec(block="conv_bn_relu", channels=run[0], depth=len(run), pool=pool)
+            )
+            run = []
+        else:
+            run.append(int(item))
+    return stages
+
 
 @architectures.register("vgg")
 @validate_call
 def vgg(
     *,
     depth: Literal[11, 13, 16, 19],
-    num_classes: PositiveInt = 10,
+    batch_norm: bool = True,
+    num_classes: PositiveInt = 1000,
     in_channels: PositiveInt = 3,
-    bias: bool = True,
-    hidden: tuple[PositiveInt, ...] = (512, 512),
+    hidden: tuple[PositiveInt, ...] = IMAGENET_HIDDEN,
     dropout: NonNegativeFloat = 0.5,
+    pool_size: PositiveInt = IMAGENET_POOL_SIZE,
+    input_size: tuple[PositiveInt, PositiveInt] = (224, 224),
+    init: Literal["he_normal", "torch", "torchvision"] = "torchvision",
 ) -> NetworkSpec:
-    """VGG with BN: runs of 3×3 conv-BN-ReLU separated by max-pools, then the head."""
-    from torchvision.models.vgg import cfgs as torchvision_vgg_layouts  # seconds: import on use
-
-    stages: list[StageSpec] = []
-    channels = in_channels
-    for item in torchvision_vgg_layouts[LAYOUT_OF_DEPTH[depth]]:
-        if item == POOL:
-            stages.append(StageSpec(block="max_pool", channels=channels, stride=2))
-        elif stages and stages[-1].block == "conv_bn_relu" and stages[-1].channels == item:
-            stages[-1].repeat += 1
-        else:
-            stages.append(StageSpec(block="conv_bn_relu", channels=int(item), bias=bias))
-            channels = int(item)
+    """VGG: runs of 3×3 conv-[BN]-ReLU ended by max-pools, then the head; every conv has a bias,
+    as in torchvision. The defaults are torchvision's ImageNet network."""
     return NetworkSpec(
-        name=f"vgg{depth}",
+        name=f"vgg{depth}" + ("_bn" if batch_norm else ""),
         in_channels=in_channels,
         num_classes=num_classes,
-        stages=stages,
-        head=HeadSpec(hidden=list(hidden), dropout=dropout),
+        input_size=input_size,
+        stages=vgg_stages(depth),
+        block_options={"bias": True, "norm": batch_norm},
+        head=HeadSpec(hidden=list(hidden), dropout=dropout, pool_size=pool_size),
+        init=init,
     )

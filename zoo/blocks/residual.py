@@ -6,8 +6,12 @@ block types; they differ only in the units of the body and the shortcut choice:
 - ``identity_residual``: x = x + F(x), F two 3×3 units (seed eq. 10). The shape must not change.
 - ``projection_residual``: x = [Vx + b] + F(x) (the seed's second eq. 10), for where the shape
   changes; V a strided 1×1 conv as in the seed, or option A's zero padding.
+- ``basic``: the basic block of He et al. 2015, Fig. 2 (torchvision's ``BasicBlock``): two 3×3
+  units, with an identity shortcut where the shape is kept and a projection where it changes.
+  This is what a stage of ResNet v1 is made of: its first block takes the stride.
 - ``bottleneck``: a 1×1 → 3×3 → 1×1 body (He et al. 2015 §4.1; the seed's ``resnet_v2``), with an
-  identity shortcut where the shape is kept and a projection where it changes.
+  identity shortcut where the shape is kept and a projection where it changes. ``groups`` and
+  ``mid_channels`` make it ResNeXt's and Wide ResNet's block.
 
 With ``order="post"`` (ResNet v1) the last unit has no activation and the activation follows the
 addition: "Last ReLU is after the shortcut connection" (seed ``resnet_v1``). With ``order="pre"``
@@ -54,10 +58,12 @@ def residual_block(
     bias: bool,
     activation: str | None,
     first_norm_act: bool = True,
+    groups: int = 1,
 ) -> Residual:
-    """A body of units of ``widths`` and ``kernel_sizes`` (the ``stride_index``-th one strided),
-    plus the ``shortcut``. ``first_norm_act=False`` drops the first pre-activation unit's BN and
-    activation, as the seed's v2 does right after a stem that already ends in BN-ReLU."""
+    """A body of units of ``widths`` and ``kernel_sizes`` (the ``stride_index``-th one strided,
+    the spatial ones split into ``groups``), plus the ``shortcut``. ``first_norm_act=False`` drops
+    the first pre-activation unit's BN and activation, as the seed's v2 does right after a stem
+    that already ends in BN-ReLU."""
     units = []
     channels = in_channels
     for index, (width, kernel_size) in enumerate(zip(widths, kernel_sizes, strict=True)):
@@ -73,6 +79,7 @@ def residual_block(
                 norm=not bare,
                 activation=None if bare or (order == "post" and last) else activation,
                 order=order,
+                groups=groups if kernel_size > 1 else 1,
             )
         )
         channels = width
@@ -105,6 +112,33 @@ def basic_block(
         stride_index=0,
         shortcut=shortcut,
         order=order,
+        bias=bias,
+        activation=activation,
+    )
+
+
+@blocks.register("basic")
+@validate_call
+def basic(
+    in_channels: PositiveInt,
+    out_channels: PositiveInt,
+    *,
+    stride: PositiveInt = 1,
+    order: Order = "post",
+    kernel_size: PositiveInt = 3,
+    bias: bool = True,
+    activation: str | None = "relu",
+    shortcut: Projection = "conv",
+) -> nn.Module:
+    """Two ``kernel_size`` units plus a shortcut chosen by shape: x + F(x) where the shape is
+    kept (seed eq. 10), the ``shortcut`` projection where it changes (the seed's second eq. 10)."""
+    return basic_block(
+        in_channels,
+        out_channels,
+        stride=stride,
+        shortcut=auto_shortcut(shortcut, in_channels, out_channels, stride),
+        order=order,
+        kernel_size=kernel_size,
         bias=bias,
         activation=activation,
     )
@@ -148,7 +182,8 @@ def projection_residual(
     activation: str | None = "relu",
     shortcut: Projection = "conv",
 ) -> nn.Module:
-    """x = [Vx + b] + F(x) (the seed's second eq. 10); ``shortcut="zero_pad"`` is option A."""
+    """x = [Vx + b] + F(x) (the seed's second eq. 10), always projected; ``zero_pad`` is
+    option A."""
     return basic_block(
         in_channels,
         out_channels,
@@ -175,10 +210,11 @@ def bottleneck(
     activation: str | None = "relu",
     shortcut: Projection = "conv",
     first_norm_act: bool = True,
+    groups: PositiveInt = 1,
 ) -> nn.Module:
-    """1×1 → 3×3 → 1×1 with ``mid_channels`` (default out/4) inside; identity or projection
-    shortcut by shape. The seed strides the first 1×1 (``stride_on="1x1"``); He et al. 2016 and
-    torchvision stride the 3×3."""
+    """1×1 → 3×3 → 1×1 with ``mid_channels`` (default out/4) inside, the 3×3 in ``groups``
+    (ResNeXt); identity or projection shortcut by shape. The seed strides the first 1×1
+    (``stride_on="1x1"``); He et al. 2016 and torchvision stride the 3×3."""
     mid = mid_channels or max(out_channels // 4, 1)
     return residual_block(
         in_channels,
@@ -192,4 +228,5 @@ def bottleneck(
         bias=bias,
         activation=activation,
         first_norm_act=first_norm_act,
+        groups=groups,
     )

@@ -64,7 +64,8 @@ def make_activation(name: str | None, inplace: bool = True) -> nn.Module | None:
 class ConvNormAct(nn.Sequential):
     """conv → BN → activation, or BN → activation → conv (the seed's ``resnet_layer``).
 
-    Children are named ``conv``, ``norm`` and ``act`` so that a summary shows what each is. With
+    ``groups`` splits the conv into grouped convolutions (ResNeXt, Xie et al. 2017). Children
+    are named ``conv``, ``norm`` and ``act`` so that a summary shows what each is. With
     ``order="pre"`` the norm sees the *input* channels, as in the seed's v2.
     """
 
@@ -79,6 +80,7 @@ class ConvNormAct(nn.Sequential):
         norm: bool = True,
         activation: str | None = "relu",
         order: Order = "post",
+        groups: int = 1,
     ) -> None:
         if kernel_size % 2 == 0:
             raise ZooError(
@@ -91,6 +93,7 @@ class ConvNormAct(nn.Sequential):
             stride=stride,
             padding=kernel_size // 2,
             bias=bias,
+            groups=groups,
         )
         norm_channels = out_channels if order == "post" else in_channels
         parts: dict[str, nn.Module] = {}

@@ -7,7 +7,9 @@ checks
   9n+2, …) with n counted from the spec — and n against the seed's table where it lists one;
 - its parameter counts against the table: exactly where the table is exact (the Keras counts, the
   papers' exact definitions), and within the table's rounding where the table only says "0.27M";
-- its multiply-accumulates per 32×32 image, where the table lists them.
+- its multiply-accumulates per 32×32 image, where the table lists them;
+- torchvision's networks: their parameter counts exactly against torchvision's, and their MACs
+  per 224×224 image within 0.5% of torchvision's GFLOPS column (which counts MACs).
 
 Where the table gives both an exact count and a rounded paper figure for a model, the exact count
 is what is checked; a rounded figure that the exact count itself does not round to is reported as
@@ -35,11 +37,21 @@ from zoo.inspect.summary import Summary, summarize
 REFERENCE_INPUT = (3, 32, 32)
 """The table's MACs are per 32×32 RGB image."""
 
+IMAGENET_INPUT = (3, 224, 224)
+"""torchvision's figures are per 224×224 RGB image."""
+
 MACS_HALF_UNIT = 0.005e6
 """The table gives MACs to two decimals of millions (40.81e6)."""
 
 EXACT_TABLES = ("keras_counts", "paper_v1_option_a", "paper_v2_preact")
 """Tables of exact counts, keyed by preset name."""
+
+TORCHVISION_PARAMS = "torchvision_imagenet"
+TORCHVISION_GMACS = "torchvision_gmacs"
+"""torchvision's parameter counts and GFLOPS (MACs in billions) per 224×224 image."""
+
+TORCHVISION_MACS_TOLERANCE = 0.005
+"""torchvision's GFLOPS come from another counter, rounded to three decimals: within 0.5%."""
 
 COUNT_KEYS = ("total", "trainable", "non_trainable")
 
@@ -113,7 +125,11 @@ def audit_preset(preset: Preset, reference: Mapping[str, Any]) -> PresetAudit:
     spec = preset.spec()
     with torch.device("meta"):
         network = build_network(spec)
-    summary = summarize(network, name=preset.name, macs=preset.name in reference.get("macs", {}))
+    listed = preset.name in reference.get("macs", {}) or preset.name in reference.get(
+        TORCHVISION_GMACS, {}
+    )
+    input_size = (spec.in_channels, *spec.input_size)
+    summary = summarize(network, input_size, name=preset.name, macs=listed)
     result = PresetAudit(
         preset.name, summary.depth, summary.total, summary.trainable, summary.non_trainable
     )
@@ -154,6 +170,10 @@ def count_checks(name: str, summary: Summary, reference: Mapping[str, Any]) -> I
             if key in entry:
                 exact_found = True
                 yield _compare(f"{key} params", table, entry[key], measured[key])
+    torchvision = reference.get(TORCHVISION_PARAMS, {}).get(name)
+    if torchvision is not None:
+        exact_found = True
+        yield _compare("trainable params", TORCHVISION_PARAMS, torchvision, summary.trainable)
     rounded = _rounded_figure(name, reference)
     if rounded is not None and not exact_found:
         source, figure = rounded
@@ -161,12 +181,19 @@ def count_checks(name: str, summary: Summary, reference: Mapping[str, Any]) -> I
 
 
 def macs_checks(name: str, summary: Summary, reference: Mapping[str, Any]) -> Iterable[Check]:
-    """MACs per 32×32 image against the table, within its rounding (two decimals of millions)."""
-    expected = reference.get("macs", {}).get(name)
-    if expected is None or summary.macs is None or summary.input_size != REFERENCE_INPUT:
+    """MACs per 32×32 image against the table, within its rounding (two decimals of millions);
+    torchvision's networks per 224×224 image, within 0.5% of its GFLOPS."""
+    if summary.macs is None:
         return
-    close = abs(summary.macs - expected) <= MACS_HALF_UNIT
-    yield Check("MACs", "macs", f"{expected / 1e6:.2f}M", f"{summary.macs / 1e6:.2f}M", close)
+    expected = reference.get("macs", {}).get(name)
+    if expected is not None and summary.input_size == REFERENCE_INPUT:
+        close = abs(summary.macs - expected) <= MACS_HALF_UNIT
+        yield Check("MACs", "macs", f"{expected / 1e6:.2f}M", f"{summary.macs / 1e6:.2f}M", close)
+    gmacs = reference.get(TORCHVISION_GMACS, {}).get(name)
+    if gmacs is not None and summary.input_size == IMAGENET_INPUT:
+        close = abs(summary.macs / 1e9 - gmacs) <= TORCHVISION_MACS_TOLERANCE * gmacs
+        source = f"{TORCHVISION_GMACS} (±0.5%)"
+        yield Check("MACs", source, f"{gmacs:.3f}G", f"{summary.macs / 1e9:.3f}G", close)
 
 
 def table_notes(name: str, reference: Mapping[str, Any]) -> list[str]:

@@ -33,10 +33,12 @@ RUN_FILES = (RECIPE_FILE, METRICS_FILE, LAST, BEST)
 
 FILE_MODE = 0o666
 """Run files get the permissions of any new file (less the umask), as ``open`` gives."""
-FORMAT = 1
+FORMAT = 2
+"""The checkpoint layout version, stored under ``"format"``: 2 since stages are the papers'
+stages and the classifier is ``head.fc``."""
+READABLE_FORMATS = (1, 2)
 CHECKPOINT_KEYS = ("format", "model", "epoch", "recipe", "classes", "normalizer")
 """What every zoo checkpoint holds, checked on load."""
-"""The checkpoint layout version, stored under ``"format"``."""
 
 
 def default_run_dir(recipe_name: str, root: Path = Path("runs")) -> Path:
@@ -87,9 +89,29 @@ def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Load a checkpoint safely (``weights_only=True``); bad files are one clear error."""
+    """Load a zoo checkpoint safely (``weights_only=True``); bad files are one clear error.
+    Checkpoints of format 1 (stages before they were the papers' stages) are read too: their
+    weights are renamed when they are loaded into a network (:mod:`zoo.architectures.weights`)."""
     if not path.is_file():
         raise ZooError(f"{path}: no such checkpoint")
+    state = load_tensors(path, device)
+    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise ZooError(f"{path}: not a zoo checkpoint (no {', '.join(missing)})")
+    if state["format"] not in READABLE_FORMATS:
+        raise ZooError(f"{path}: checkpoint format {state['format']}; this zoo reads {FORMAT}")
+    if state["format"] == 1 and isinstance(state["recipe"], str):
+        state["recipe"] = CIFAR_VGG_BEFORE_FORMAT_2.sub(r'\1"vgg\2_cifar"', state["recipe"])
+    return state
+
+
+CIFAR_VGG_BEFORE_FORMAT_2 = re.compile(r'^((?:model|preset)\s*=\s*)"vgg(\d+)"', re.MULTILINE)
+"""Before format 2, ``vgg11`` was zoo's CIFAR VGG; the name now means torchvision's network."""
+
+
+def load_tensors(path: Path, device: torch.device | str = "cpu") -> Any:
+    """``torch.load(weights_only=True)`` of a file: tensors and plain data, never code; a file
+    that is not a readable torch file is one clear error."""
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -106,11 +128,6 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
         raise ZooError(f"{path}: not a readable checkpoint ({exc})") from exc
     except Exception as exc:  # a file of another kind: torch raises whatever its parser meets
         raise ZooError(f"{path}: not a torch checkpoint ({type(exc).__name__}: {exc})") from exc
-    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
-    if missing:
-        raise ZooError(f"{path}: not a zoo checkpoint (no {', '.join(missing)})")
-    if state["format"] != FORMAT:
-        raise ZooError(f"{path}: checkpoint format {state['format']}; this zoo reads {FORMAT}")
     return state
 
 

@@ -1,0 +1,259 @@
+"""Weights from elsewhere: files, zoo runs and torchvision's published weights, fitted to a network.
+
+``weights=`` (Python) and ``[model] weights`` (recipes) take
+
+- a path: a state dict in a ``.pth``/``.pt`` file (torchvision's, or anyone's), a zoo checkpoint
+  (``best.pt``, ``last.pt``), a run directory (its ``best.pt``), or a ``.safetensors`` file;
+- ``"torchvision"`` (the network's default torchvision weights) or a torchvision weights name,
+  ``"IMAGENET1K_V2"`` or ``"ResNet50_Weights.IMAGENET1K_V2"``: downloaded from torchvision's URL
+  into torch.hub's cache with its hash checked, or read from that cache when already there.
+
+Only tensors are ever read: ``torch.load(weights_only=True)`` or safetensors, never pickled code.
+A state dict is then fitted to the network's names (design.md, "Network anatomy"): torchvision's
+``conv1``/``layerN``/``downsample``/``fc`` and ``features``/``classifier`` names, and the layout
+of zoo checkpoints written before stages were the papers' stages, are renamed to ``stem``,
+``stages.N`` and ``head``. A classifier of another class count is left fresh, and one line says so.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo.errors import ZooError
+
+TORCHVISION = "torchvision"
+"""The weights source that means "the network's default torchvision weights"."""
+
+CLASSIFIER = "head.fc."
+"""Every zoo network's classifier (design.md, "Network anatomy")."""
+
+RUN_WEIGHTS = ("best.pt", "last.pt")
+"""The checkpoint a run directory's weights come from, in order of preference."""
+
+StateDict = dict[str, torch.Tensor]
+
+
+def load_weights(network: nn.Module, source: str | Path, model_name: str) -> None:
+    """Load the weights ``source`` names into ``network`` (built as ``model_name``)."""
+    state, where = read_weights(source, model_name)
+    fit_and_load(network, state, where)
+
+
+def read_weights(source: str | Path, model_name: str) -> tuple[StateDict, str]:
+    """The state dict that ``source`` names, and how to name it in messages."""
+    text = str(source)
+    if isinstance(source, Path) or _looks_like_path(text):
+        path = Path(text).expanduser()
+        return read_file(path), str(path)
+    return download_torchvision(model_name, text), f"{model_name} weights {text!r}"
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or "\\" in text or "." in Path(text).name or Path(text).exists()
+
+
+def read_file(path: Path) -> StateDict:
+    """A state dict from a file or a run directory, reading tensors only."""
+    if path.is_dir():
+        found = [path / name for name in RUN_WEIGHTS if (path / name).is_file()]
+        if not found:
+            raise ZooError(f"{path}: a directory without {' or '.join(RUN_WEIGHTS)}")
+        path = found[0]
+    if not path.is_file():
+        raise ZooError(f"{path}: no such weights file")
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path)
+    from zoo.train.checkpoint import load_tensors
+
+    loaded = load_tensors(path)
+    return state_dict_of(loaded, path)
+
+
+def _read_safetensors(path: Path) -> StateDict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ZooError(f"{path}: not a readable safetensors file ({exc})") from exc
+
+
+def state_dict_of(loaded: Any, path: Path) -> StateDict:
+    """The tensors of a loaded file: a bare state dict, or one under ``model`` (zoo's
+    checkpoints) or ``state_dict`` (many training scripts)."""
+    if isinstance(loaded, Mapping):
+        for key in ("model", "state_dict"):
+            if isinstance(loaded.get(key), Mapping):
+                loaded = loaded[key]
+                break
+    if not isinstance(loaded, Mapping) or not loaded:
+        raise ZooError(f"{path}: holds no state dict (a mapping of names to tensors)")
+    tensors = {key: value for key, value in loaded.items() if isinstance(value, torch.Tensor)}
+    if len(tensors) != len(loaded):
+        raise ZooError(f"{path}: a state dict holds names to tensors only; this one does not")
+    return tensors
+
+
+def download_torchvision(model_name: str, weights_name: str) -> StateDict:
+    """torchvision's weights ``weights_name`` for the torchvision network ``model_name``,
+    through torch.hub's cache; offline, one line says where to put the file."""
+    from torchvision.models import get_model_weights
+
+    try:
+        enum = get_model_weights(model_name)
+    except ValueError as exc:
+        raise ZooError(
+            f"weights {weights_name!r}: {model_name} is not a torchvision network, so it has no "
+            "torchvision weights; give a file path instead"
+        ) from exc
+    short = weights_name.split(".")[-1]
+    if weights_name == TORCHVISION:
+        weights = enum.DEFAULT
+    elif short in enum.__members__:
+        weights = enum[short]
+    else:
+        known = ", ".join(["torchvision", *enum.__members__])
+        raise ZooError(f"unknown weights {weights_name!r} for {model_name}; known: {known}")
+    hub_file = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    try:
+        return torch.hub.load_state_dict_from_url(
+            weights.url, progress=False, check_hash=True, weights_only=True
+        )
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ZooError(
+            f"cannot download {weights.url} ({reason}); download it elsewhere and put it at "
+            f"{hub_file}, or pass the file's path as the weights"
+        ) from exc
+    except RuntimeError as exc:  # a hash mismatch or a truncated download
+        raise ZooError(f"{weights.url}: {exc}; delete {hub_file} and try again") from exc
+
+
+def fit_and_load(network: nn.Module, state: Mapping[str, torch.Tensor], where: str) -> None:
+    """Rename ``state`` to the network's names, keep a fresh classifier where the class counts
+    differ, and load it; weights that do not fit are one clear error naming ``where``."""
+    expected = network.state_dict()
+    state = fit_names(state, expected, where)
+    state = _fresh_classifier(state, expected, where)
+    problems = _mismatches(state, expected)
+    if problems:
+        raise ZooError(f"{where}: the weights do not fit {_name(network)} ({problems})")
+    missing = network.load_state_dict(state, strict=False).missing_keys
+    if any(not key.startswith(CLASSIFIER) for key in missing):
+        raise ZooError(f"{where}: the weights do not fit {_name(network)} (missing {missing[0]})")
+
+
+def _name(network: nn.Module) -> str:
+    spec = getattr(network, "spec", None)
+    return getattr(spec, "name", type(network).__name__)
+
+
+def fit_names(
+    state: Mapping[str, torch.Tensor], expected: Mapping[str, Any], where: str
+) -> StateDict:
+    """``state`` under the network's names: torchvision's layouts and zoo's layout before paper
+    stages are renamed; any other layout is left for the fit check to report."""
+    if set(state) == set(expected):
+        return dict(state)
+    if "conv1.weight" in state and any(key.startswith("layer1.") for key in state):
+        return {rename_torchvision_resnet(key): value for key, value in state.items()}
+    if any(key.startswith("features.") for key in state):
+        return rename_in_order(state, expected, ("features.", "classifier."))
+    if any(key.startswith("stages.") for key in state):
+        renamed = rename_in_order(state, expected, ("stages.", "head."))
+        if set(renamed) == set(expected) and set(renamed) != set(state):
+            warnings.warn(
+                f"{where}: migrated the weights from zoo's layout before paper stages "
+                "(stages.N and head.fc names); save them again to keep the new names",
+                stacklevel=2,
+            )
+        return renamed
+    return dict(state)
+
+
+TORCHVISION_RESNET_NAMES = [
+    (re.compile(r"^conv1\."), "stem.conv."),
+    (re.compile(r"^bn1\."), "stem.norm."),
+    (re.compile(r"^layer(\d+)\.(\d+)\.conv(\d+)\."), "stages.{0}.{1}.body.{2}.conv."),
+    (re.compile(r"^layer(\d+)\.(\d+)\.bn(\d+)\."), "stages.{0}.{1}.body.{2}.norm."),
+    (re.compile(r"^layer(\d+)\.(\d+)\.downsample\.0\."), "stages.{0}.{1}.shortcut.conv."),
+    (re.compile(r"^layer(\d+)\.(\d+)\.downsample\.1\."), "stages.{0}.{1}.shortcut.norm."),
+    (re.compile(r"^fc\."), "head.fc."),
+]
+"""torchvision's ResNet names (``layer1`` … ``layer4``, ``conv1`` … ``conv3``) and zoo's
+(0-based)."""
+
+
+def rename_torchvision_resnet(key: str) -> str:
+    """``layer2.0.downsample.1.weight`` → ``stages.1.0.shortcut.norm.weight``."""
+    for pattern, template in TORCHVISION_RESNET_NAMES:
+        match = pattern.match(key)
+        if match:
+            numbers = [int(group) - 1 for group in match.groups()]
+            if numbers:  # the block index is 0-based in both
+                numbers[1] += 1
+            return template.format(*numbers) + key[match.end() :]
+    return key
+
+
+def rename_in_order(
+    state: Mapping[str, torch.Tensor], expected: Mapping[str, Any], prefixes: Iterable[str]
+) -> StateDict:
+    """Rename layers that hold the same tensors in the same order under other names:
+    torchvision's ``features.N``/``classifier.N`` (VGG) and zoo's stages and head before paper
+    stages. Each source layer (the name less its last part) maps to the network's layer at the
+    same place (both in their modules' order); a layout with another number of layers is left
+    as it is for the fit check."""
+    prefixes = tuple(prefixes)
+    source = _layers(key for key in state if key.startswith(prefixes))
+    target = _layers(key for key in expected if not key.startswith("stem."))
+    if len(source) != len(target):
+        return dict(state)
+    names = dict(zip(source, target, strict=True))
+    renamed: StateDict = {}
+    for key, value in state.items():
+        layer, _, leaf = key.rpartition(".")
+        renamed[f"{names[layer]}.{leaf}" if layer in names else key] = value
+    return renamed
+
+
+def _layers(keys: Iterable[str]) -> list[str]:
+    """The distinct layer names of state-dict keys, in the order a state dict lists them: the
+    order its modules were registered in, which is the order they run in."""
+    return list(dict.fromkeys(key.rpartition(".")[0] for key in keys))
+
+
+def _fresh_classifier(state: StateDict, expected: Mapping[str, Any], where: str) -> StateDict:
+    """Drop a classifier whose class count differs from the network's, and say so."""
+    weight = CLASSIFIER + "weight"
+    if weight not in state or weight not in expected:
+        return state
+    theirs, ours = state[weight].shape, expected[weight].shape
+    if theirs == ours or theirs[1:] != ours[1:]:
+        return state
+    warnings.warn(
+        f"{where}: the weights have {theirs[0]} classes and the network {ours[0]}: the "
+        "classifier head.fc starts fresh, everything else is loaded",
+        stacklevel=3,
+    )
+    return {key: value for key, value in state.items() if not key.startswith(CLASSIFIER)}
+
+
+def _mismatches(state: Mapping[str, torch.Tensor], expected: Mapping[str, Any]) -> str:
+    """What keeps ``state`` from loading, in a few words; empty if it fits."""
+    unexpected = [key for key in state if key not in expected]
+    if unexpected:
+        return f"{len(unexpected)} unknown names, e.g. {unexpected[0]}"
+    for key, value in state.items():
+        if value.shape != expected[key].shape:
+            return f"{key} is {tuple(value.shape)}, the network's {tuple(expected[key].shape)}"
+    return ""
