@@ -78,7 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = sub.add_parser("summarize", help="layers, parameters, depth and MACs of a network")
     summary.add_argument("model", metavar="NAME|RECIPE", help="a model name or a recipe file")
-    summary.add_argument("--input-size", type=_input_size, default=(3, 32, 32), metavar="C,H,W")
+    summary.add_argument(
+        "--input-size",
+        type=_input_size,
+        default=None,
+        metavar="C,H,W",
+        help="the input to measure with (default: the network's own, 3,32,32 or 3,224,224)",
+    )
     summary.add_argument("--json", action="store_true", help="print one JSON object")
     _add_set(summary)
     summary.set_defaults(handler="summarize")
@@ -208,37 +214,39 @@ def _first_line(obj: Any) -> str:
 def summarize_command(args: argparse.Namespace) -> int:
     import torch
 
-    from zoo.architectures import build_network, resolve
+    from zoo.architectures.create import create_model
+    from zoo.architectures.external import default_input_size
     from zoo.inspect import summarize
     from zoo.inspect.report import comparison_lines, summary_table
 
     reference_name = None
     if is_recipe_arg(args.model):
         recipe = load_recipe_arg(args.model, args.overrides)
-        spec = recipe.network_spec()
         if getattr(recipe.model, "preset", None) and not recipe.model.model_extra:
             reference_name = recipe.model.preset
-        where = recipe.source
+        where, name = recipe.source, recipe.name
+        build = lambda: recipe.build(weights=False)  # noqa: E731
     else:
         if args.overrides:
             raise ZooError("--set needs a recipe; for a model name, write a recipe")
-        spec = resolve(args.model).spec()
-        reference_name = args.model
-        where = args.model
+        reference_name = where = name = args.model
+        build = lambda: create_model(args.model)  # noqa: E731
     try:
         with torch.device("meta"):
-            network = build_network(spec)
+            network = build()
     except ZooError as exc:
         raise ZooError(f"{where}: {exc}") from exc
-    if args.input_size[0] != spec.in_channels:
+    name = getattr(getattr(network, "spec", None), "name", name)
+    input_size = args.input_size or default_input_size(network)
+    expected_channels = default_input_size(network)[0]
+    if input_size[0] != expected_channels:
         raise ZooError(
-            f"--input-size has {args.input_size[0]} channels, but {spec.name} takes "
-            f"{spec.in_channels}"
+            f"--input-size has {input_size[0]} channels, but {name} takes {expected_channels}"
         )
     try:
-        summary = summarize(network, args.input_size, name=spec.name)
+        summary = summarize(network, input_size, name=name)
     except RuntimeError as exc:
-        raise ZooError(f"{spec.name} cannot take input {args.input_size}: {exc}") from exc
+        raise ZooError(f"{name} cannot take input {input_size}: {exc}") from exc
     if args.json:
         print(json.dumps(summary.to_json()))
         return 0
@@ -282,7 +290,7 @@ def recipe_show_command(args: argparse.Namespace) -> int:
 
     recipe = load_recipe_arg(args.recipe, args.overrides)
     with torch.device("meta"):
-        recipe.build()
+        recipe.build(weights=False)
     print(recipe.to_toml(), end="")
     return 0
 

@@ -38,8 +38,11 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from torch import nn
 
-from zoo.architectures import Network, NetworkSpec, build_network, make_spec, resolve
+from zoo.architectures import NetworkSpec, make_spec, resolve
+from zoo.architectures.create import build_from_spec
+from zoo.architectures.external import build_external, is_external
 from zoo.data import DataConfig
 from zoo.errors import ZooError
 from zoo.registry import Registry
@@ -49,12 +52,20 @@ from zoo.validation import first_problem
 RESERVED_FOR_INHERITANCE = "extends"
 
 
+WEIGHTS_DESCRIPTION = (
+    "weights to start from: a file (.pth, .pt, .safetensors, a zoo checkpoint or run "
+    'directory), "torchvision" or a torchvision weights name, "timm" for timm/ models'
+)
+
+
 class PresetModel(BaseModel):
-    """``[model] preset = "resnet56_v2"``; other keys override the family's parameters."""
+    """``[model] preset = "resnet56_v2"``; other keys override the family's parameters (or are
+    passed to timm's or torchvision's builder, for ``timm/NAME`` and ``torchvision/NAME``)."""
 
     model_config = ConfigDict(extra="allow")
 
     preset: str = Field(description="a model name (`zoo list architectures`)")
+    weights: str | None = Field(None, description=WEIGHTS_DESCRIPTION)
 
 
 class FamilyModel(BaseModel):
@@ -63,6 +74,13 @@ class FamilyModel(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     arch: str = Field(description="an architecture family (`zoo list architectures`)")
+    weights: str | None = Field(None, description=WEIGHTS_DESCRIPTION)
+
+
+class SpecModel(NetworkSpec):
+    """The network spelled out (``[model.stem]``, ``[[model.stages]]``), and its weights."""
+
+    weights: str | None = Field(None, description=WEIGHTS_DESCRIPTION)
 
 
 def _model_form(value: Any) -> str | None:
@@ -82,7 +100,7 @@ def _model_form(value: Any) -> str | None:
 ModelSection = Annotated[
     Annotated[PresetModel, Tag("preset")]
     | Annotated[FamilyModel, Tag("arch")]
-    | Annotated[NetworkSpec, Tag("explicit")],
+    | Annotated[SpecModel, Tag("explicit")],
     Discriminator(
         _model_form,
         custom_error_type="model_form",
@@ -125,9 +143,12 @@ class Recipe(BaseModel):
         """The :class:`NetworkSpec` of ``[model]``, in any of its three forms."""
         model = self.model
         if isinstance(model, NetworkSpec):
-            return model.model_copy(update={"name": self.name or model.name})
+            spec = NetworkSpec.model_validate(model.model_dump(exclude={"weights"}))
+            return spec.model_copy(update={"name": self.name or model.name})
         options = dict(model.model_extra or {})
         try:
+            if isinstance(model, PresetModel) and is_external(model.preset):
+                raise ZooError(f"model.preset: {model.preset} is not a zoo network; it has no spec")
             if isinstance(model, PresetModel):
                 preset = self._named("model.preset", resolve, model.preset)
                 return preset.spec(where="model", **options)
@@ -141,11 +162,20 @@ class Recipe(BaseModel):
         except ZooError as exc:
             raise ZooError(f"{key}: {exc}") from exc
 
-    def build(self) -> Network:
-        """The network of ``[model]``, freshly initialised; errors name the recipe file."""
+    def build(self, *, weights: bool = True) -> nn.Module:
+        """The network of ``[model]``, with its ``weights`` (``weights=False``: freshly
+        initialised, as for a summary on the meta device); errors name the recipe file."""
+        model = self.model
+        source = model.weights if weights else None
+        if isinstance(model, PresetModel) and is_external(model.preset):
+            try:
+                return build_external(model.preset, source, **(model.model_extra or {}))
+            except ZooError as exc:
+                raise ZooError(f"{self.source}: model.preset: {exc}") from exc
         spec = self.network_spec()
+        name = model.preset if isinstance(model, PresetModel) else spec.name
         try:
-            return build_network(spec)
+            return build_from_spec(spec, source, False, name)
         except ZooError as exc:
             raise ZooError(f"{self.source}: {exc}") from exc
 

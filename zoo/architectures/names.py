@@ -101,8 +101,8 @@ NAME_PATTERNS: list[tuple[re.Pattern[str], str, Mapping[str, Any], str]] = [
     (re.compile(r"resnet(\d+)_v2"), "resnet_v2", {}, "ResNet v2, the seed's Keras definition"),
     (re.compile(r"resnet(\d+)_v2_paper"), "resnet_v2", V2_PAPER, "ResNet v2, He et al. 2016"),
     (re.compile(r"plain(\d+)"), "plain", {}, "plain net, ResNet v1 without shortcuts"),
-    (re.compile(r"vgg(\d+)"), "vgg", {"batch_norm": False}, "torchvision's VGG"),
-    (re.compile(r"vgg(\d+)_bn"), "vgg", {}, "torchvision's VGG with batch norm"),
+    (re.compile(r"vgg(\d+)"), "vgg", {"batch_norm": False}, "VGG, torchvision's network"),
+    (re.compile(r"vgg(\d+)_bn"), "vgg", {}, "VGG with BN, torchvision's network"),
     (re.compile(r"vgg(\d+)_cifar"), "vgg", VGG_CIFAR, "VGG with BN, CIFAR head"),
 ]
 """Names that resolve to a family and a depth, in the form of the documented presets."""
@@ -184,7 +184,9 @@ def _register_documented() -> None:
             preset = resolve(template.format(depth))
             presets.add(preset.name, preset)
     for name, params in TORCHVISION_RESNETS.items():
-        presets.add(name, Preset(name, "resnet", params, "torchvision's network"))
+        kind = "ResNeXt" if "resnext" in name else "Wide ResNet" if "wide" in name else "ResNet"
+        description = f"{kind}, torchvision's network (ImageNet, 224×224)"
+        presets.add(name, Preset(name, "resnet", params, description))
 
 
 _register_documented()

@@ -138,12 +138,22 @@ def download_torchvision(model_name: str, weights_name: str) -> StateDict:
         raise ZooError(f"{weights.url}: {exc}; delete {hub_file} and try again") from exc
 
 
-def fit_and_load(network: nn.Module, state: Mapping[str, torch.Tensor], where: str) -> None:
+def fit_and_load(
+    network: nn.Module,
+    state: Mapping[str, torch.Tensor],
+    where: str,
+    fresh_classifier: bool = True,
+) -> None:
     """Rename ``state`` to the network's names, keep a fresh classifier where the class counts
-    differ, and load it; weights that do not fit are one clear error naming ``where``."""
+    differ (unless ``fresh_classifier`` is off: a checkpoint resumed must fit whole), drop the
+    head for a feature backbone, and load it; weights that do not fit are one clear error
+    naming ``where``."""
     expected = network.state_dict()
     state = fit_names(state, expected, where)
-    state = _fresh_classifier(state, expected, where)
+    if fresh_classifier:
+        state = _fresh_classifier(state, expected, where)
+    if not any(key.startswith("head.") for key in expected):
+        state = {key: value for key, value in state.items() if not key.startswith("head.")}
     problems = _mismatches(state, expected)
     if problems:
         raise ZooError(f"{where}: the weights do not fit {_name(network)} ({problems})")

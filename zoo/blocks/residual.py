@@ -130,8 +130,10 @@ def basic(
     activation: str | None = "relu",
     shortcut: Projection = "conv",
 ) -> nn.Module:
-    """Two ``kernel_size`` units plus a shortcut chosen by shape: x + F(x) where the shape is
-    kept (seed eq. 10), the ``shortcut`` projection where it changes (the seed's second eq. 10)."""
+    """The basic residual block: two units, identity or projection shortcut by shape.
+
+    x + F(x) where the shape is kept (seed eq. 10), the ``shortcut`` projection where it changes
+    (the seed's second eq. 10); He et al. 2015, Fig. 2, and torchvision's ``BasicBlock``."""
     return basic_block(
         in_channels,
         out_channels,
@@ -182,8 +184,7 @@ def projection_residual(
     activation: str | None = "relu",
     shortcut: Projection = "conv",
 ) -> nn.Module:
-    """x = [Vx + b] + F(x) (the seed's second eq. 10), always projected; ``zero_pad`` is
-    option A."""
+    """x = [Vx + b] + F(x) (the seed's second eq. 10): always projected; zero_pad is option A."""
     return basic_block(
         in_channels,
         out_channels,
@@ -212,9 +213,10 @@ def bottleneck(
     first_norm_act: bool = True,
     groups: PositiveInt = 1,
 ) -> nn.Module:
-    """1×1 → 3×3 → 1×1 with ``mid_channels`` (default out/4) inside, the 3×3 in ``groups``
-    (ResNeXt); identity or projection shortcut by shape. The seed strides the first 1×1
-    (``stride_on="1x1"``); He et al. 2016 and torchvision stride the 3×3."""
+    """1×1 → 3×3 → 1×1 units, identity or projection shortcut by shape.
+
+    ``mid_channels`` (default out/4) inside, the 3×3 split in ``groups`` (ResNeXt). The seed
+    strides the first 1×1 (``stride_on="1x1"``); He et al. 2016 and torchvision stride the 3×3."""
     mid = mid_channels or max(out_channels // 4, 1)
     return residual_block(
         in_channels,

@@ -39,7 +39,7 @@ def evaluate_checkpoint(
     except (tomllib.TOMLDecodeError, ValidationError) as exc:
         raise ZooError(f"{path}: the checkpoint's recipe is invalid ({exc})") from exc
     placement = place(recipe.train)
-    model = recipe.build()
+    model = recipe.build(weights=False)  # the checkpoint holds the weights
     load_weights(model, state["model"], path)
     model = model.to(placement.device, memory_format=placement.memory_format)
     splits = load_splits(recipe, data_root)

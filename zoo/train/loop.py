@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from zoo.architectures.weights import fit_and_load
 from zoo.data import DeviceLoader, Normalizer, load_data
 from zoo.data.splits import DataSplits
 from zoo.errors import CheckFailed, ZooError
@@ -101,7 +102,7 @@ def _train(
     seed_everything(config.seed, config.deterministic, placement.device)
 
     splits = load_splits(recipe, data_root, dist)
-    model = recipe.build()
+    model = recipe.build(weights=not resume)  # a resumed run's weights come from its checkpoint
     check_classes(recipe, model, splits)
     check_image_shape(recipe, splits)
     if dist.is_main and not resume:
@@ -276,12 +277,11 @@ def check_resumable(state: dict[str, Any], recipe: Recipe, run_dir: Path) -> Non
 
 
 def load_weights(model: nn.Module, weights: dict[str, Any], path: Path) -> None:
-    """Load a state dict; weights that do not fit the recipe's model are one clear error."""
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
-        raise ZooError(f"{path}: the weights do not fit the recipe's model ({first})") from exc
+    """Load a checkpoint's state dict, migrating an older layout; weights that do not fit the
+    recipe's model are one clear error."""
+    if not isinstance(weights, dict):
+        raise ZooError(f"{path}: the checkpoint's model is not a state dict")
+    fit_and_load(model, weights, str(path), fresh_classifier=False)
 
 
 def plural(count: int, noun: str) -> str:
@@ -292,7 +292,7 @@ def check_image_shape(recipe: Recipe, splits: DataSplits) -> None:
     """One image through the network on the meta device: a size or channel count the network
     cannot take is one clear error before anything is written."""
     with torch.device("meta"):
-        network = recipe.build()
+        network = recipe.build(weights=False)
         try:
             network.eval()(torch.empty(1, *splits.image_shape))
         except RuntimeError as exc:
@@ -304,7 +304,7 @@ def check_image_shape(recipe: Recipe, splits: DataSplits) -> None:
 
 def check_classes(recipe: Recipe, model: nn.Module, splits: DataSplits) -> None:
     """The classifier's outputs must match the data set's classes."""
-    outputs = model.spec.num_classes if hasattr(model, "spec") else None
+    outputs = getattr(model, "num_classes", None)
     if outputs is not None and outputs != splits.num_classes:
         raise ZooError(
             f"{recipe.source}: the model has {outputs} classes but {splits.name} has "

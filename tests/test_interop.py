@@ -1,0 +1,266 @@
+"""torchvision's networks and weights, timm both ways, paper stages and old checkpoints."""
+
+from __future__ import annotations
+
+import urllib.error
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+from safetensors.torch import save_file
+from torch import nn
+
+import zoo
+from zoo.architectures.weights import rename_torchvision_resnet
+from zoo.errors import UnknownNameError, ZooError
+
+SMALL_IMAGENET = torch.Size([2, 3, 64, 64])
+"""Small inputs keep the comparisons fast; every torchvision network here takes them."""
+
+
+def with_batch_norm_statistics(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Non-trivial BN statistics and affine parameters, so that a BN mapped onto the wrong layer,
+    or left fresh, changes the outputs."""
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            channels = module.num_features
+            module.running_mean.copy_(torch.rand(channels, generator=generator) - 0.5)
+            module.running_var.copy_(torch.rand(channels, generator=generator) + 0.5)
+            module.weight.data.copy_(torch.rand(channels, generator=generator) + 0.5)
+            module.bias.data.copy_(torch.rand(channels, generator=generator) - 0.5)
+    return model.eval()
+
+
+def torchvision_file(name: str, tmp_path: Path, **kwargs) -> tuple[nn.Module, Path]:
+    torch.manual_seed(0)
+    model = with_batch_norm_statistics(torchvision.models.get_model(name, **kwargs))
+    path = tmp_path / f"{name}.pth"
+    torch.save(model.state_dict(), path)
+    return model, path
+
+
+def same_logits(theirs: nn.Module, ours: nn.Module, shape=SMALL_IMAGENET) -> None:
+    image = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, actual = theirs.eval()(image), ours.eval()(image)
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+    assert expected.abs().max() > 1e-3  # the comparison is not of zeros
+
+
+@pytest.mark.parametrize(
+    "name", ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "vgg11", "vgg11_bn"]
+)
+def test_torchvision_weights_give_torchvisions_outputs(name, tmp_path):
+    theirs, path = torchvision_file(name, tmp_path, num_classes=10)
+    ours = zoo.build_model(name, weights=path, num_classes=10)
+    shape = (2, 3, 32, 32) if name.startswith("vgg") else SMALL_IMAGENET
+    same_logits(theirs, ours, shape)
+
+
+def test_parameter_counts_equal_torchvisions_for_every_network():
+    for name, params in zoo.architectures.names.TORCHVISION_RESNETS.items():
+        with torch.device("meta"):
+            ours = zoo.build_model(name)
+            theirs = torchvision.models.get_model(name)
+        count = sum(p.numel() for p in theirs.parameters())
+        assert sum(p.numel() for p in ours.parameters()) == count, (name, params)
+
+
+def test_safetensors_and_zoo_runs_load_the_same_weights(tmp_path):
+    theirs, path = torchvision_file("resnet18", tmp_path, num_classes=10)
+    safetensors_path = tmp_path / "r18.safetensors"
+    save_file(theirs.state_dict(), safetensors_path)
+    same_logits(theirs, zoo.build_model("resnet18", weights=safetensors_path, num_classes=10))
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"format": 2, "model": theirs.state_dict()}, run / "best.pt")
+    same_logits(theirs, zoo.build_model("resnet18", weights=run, num_classes=10))
+
+
+def test_another_class_count_starts_a_fresh_classifier_and_says_so(tmp_path):
+    theirs, path = torchvision_file("resnet18", tmp_path)
+    with pytest.warns(UserWarning, match="1000 classes and the network 7: the classifier"):
+        ours = zoo.build_model("resnet18", weights=path, num_classes=7)
+    assert ours.head.fc.out_features == 7
+    torch.testing.assert_close(ours.stem.conv.weight, theirs.conv1.weight)
+
+
+@pytest.mark.parametrize(
+    ("make_file", "message"),
+    [
+        (lambda p: torch.save(torchvision.models.resnet34().state_dict(), p), "do not fit"),
+        (lambda p: p.write_bytes(b"\x80\x02truncated"), "not a"),
+        (lambda p: torch.save({"a": 1}, p), "holds no state dict|names to tensors"),
+        (lambda p: torch.save({"x.weight": torch.zeros(1)}, p), "unknown names"),
+    ],
+)
+def test_weights_that_do_not_fit_are_one_clear_error(make_file, message, tmp_path, run_zoo):
+    path = tmp_path / "weights.pth"
+    make_file(path)
+    with pytest.raises(ZooError, match=message):
+        zoo.build_model("resnet18", weights=path)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f'[model]\npreset = "resnet18"\nweights = "{path}"\n')
+    result = run_zoo("recipe", "show", str(recipe))
+    assert result.code == 0  # showing a recipe reads no weights
+    with pytest.raises(ZooError, match=message):
+        zoo.recipe.load_recipe(recipe).build()
+
+
+def test_a_missing_weights_file_is_one_line(run_zoo, tmp_path):
+    with pytest.raises(ZooError, match="no such weights file"):
+        zoo.build_model("resnet18", weights=tmp_path / "nothing.pth")
+
+
+def test_pickled_code_in_weights_is_refused_without_running_it(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"stem.conv.weight": torch.zeros(1), "x": Path(".")}, path)
+    with pytest.raises(ZooError, match="refusing to load|pickled"):
+        zoo.build_model("resnet18", weights=path)
+
+
+def test_torchvision_weights_offline_say_where_to_put_the_file(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+
+    def offline(url, *args, **kwargs):
+        raise urllib.error.URLError("offline test")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(ZooError, match=r"resnet50-11ad3fa6\.pth.*put it at .*checkpoints"):
+        zoo.build_model("resnet50", weights="IMAGENET1K_V2")
+    with pytest.raises(ZooError, match="unknown weights 'IMAGENET9K'.*IMAGENET1K_V1"):
+        zoo.build_model("resnet50", weights="IMAGENET9K")
+    with pytest.raises(ZooError, match="not a torchvision network"):
+        zoo.build_model("resnet20_v1", weights="torchvision")
+
+
+def test_torchvision_weights_come_from_torch_hubs_cache(monkeypatch, tmp_path):
+    theirs = with_batch_norm_statistics(torchvision.models.resnet18())
+    calls = []
+
+    def cached(url, *args, **kwargs):
+        calls.append((url, kwargs.get("check_hash")))
+        return theirs.state_dict()
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", cached)
+    same_logits(theirs, zoo.build_model("resnet18", weights="torchvision"))
+    assert calls == [(torchvision.models.ResNet18_Weights.DEFAULT.url, True)]
+
+
+def test_stages_are_the_papers_stages():
+    expected = {"resnet20_v1": 3, "resnet164_v2": 3, "plain20": 3, "resnet50": 4, "vgg11": 5}
+    for name, count in expected.items():
+        with torch.device("meta"):
+            network = zoo.build_model(name)
+        assert len(network.stages) == count, name
+        assert isinstance(network.head.fc, nn.Linear)
+    assert [stage.depth for stage in zoo.get_spec("resnet164_v2").stages] == [18, 18, 18]
+
+
+def test_the_imagenet_stem_pools_3x3_with_padding():
+    pool = zoo.build_model("resnet18").stem.pool
+    assert (pool.kernel_size, pool.stride, pool.padding) == (3, 2, 1)
+
+
+def test_timm_model_contract_on_zoo_networks():
+    network = zoo.build_model("resnet20_v2", num_classes=5).eval()
+    image = torch.randn(2, 3, 32, 32)
+    features = network.forward_features(image)
+    assert features.shape == (2, network.num_features, 8, 8)
+    torch.testing.assert_close(network.forward_head(features), network(image))
+    assert network.forward_head(features, pre_logits=True).shape == (2, 256)
+    assert [info["reduction"] for info in network.feature_info] == [1, 2, 4]
+    network.reset_classifier(3)
+    assert network(image).shape == (2, 3) and network.spec.num_classes == 3
+    network.reset_classifier(0)
+    assert network(image).shape == (2, 256)
+
+
+def test_features_only_returns_each_stages_map():
+    backbone = zoo.build_model("resnet18", features_only=True)
+    maps = backbone(torch.randn(1, 3, 64, 64))
+    assert [tuple(m.shape[1:]) for m in maps] == [
+        (info["num_chs"], 64 // info["reduction"], 64 // info["reduction"])
+        for info in backbone.feature_info
+    ]
+    assert [info["module"] for info in backbone.feature_info] == [f"stages.{i}" for i in range(4)]
+
+
+def test_features_only_loads_the_body_of_whole_weights(tmp_path):
+    theirs, path = torchvision_file("resnet18", tmp_path)
+    backbone = zoo.build_model("resnet18", weights=path, features_only=True)
+    torch.testing.assert_close(backbone.stem.conv.weight, theirs.conv1.weight)
+
+
+def test_timm_and_torchvision_models_are_architectures(run_zoo):
+    result = run_zoo("summarize", "timm/resnet18", "--json")
+    assert result.code == 0 and '"trainable": 11689512' in result.out
+    model = zoo.build_model("torchvision/resnet18", num_classes=4).eval()
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 4)
+    with pytest.raises(UnknownNameError, match="did you mean timm/resnet18"):
+        zoo.build_model("timm/resnet81")
+    result = run_zoo("summarize", "torchvision/resnett18")
+    assert result.code == 2 and "did you mean torchvision/resnet18" in result.err
+    with pytest.raises(ZooError, match="features_only needs stages"):
+        zoo.build_model("torchvision/resnet18", features_only=True)
+
+
+def test_zoo_networks_in_timm():
+    import timm
+
+    import zoo.timm  # noqa: F401
+
+    assert "zoo_resnet20_v1" in timm.list_models("zoo_*")
+    network = timm.create_model("zoo_resnet56_v2", num_classes=100, in_chans=1)
+    assert network(torch.randn(1, 1, 32, 32)).shape == (1, 100)
+    assert network.pretrained_cfg["input_size"] == (1, 32, 32)
+    backbone = timm.create_model("zoo_resnet20_v1", features_only=True)
+    assert len(backbone(torch.randn(1, 3, 32, 32))) == 3
+    with pytest.raises(TypeError, match="does not take drop_path_rate"):
+        timm.create_model("zoo_resnet20_v1", drop_path_rate=0.1)
+
+
+def test_zoo_checkpoints_of_format_1_are_migrated_once(tmp_path):
+    """A format-1 state dict of resnet20_v1: five stages (the strided block split off) and a
+    head of numbered layers. Its tensors load onto the same layers of today's network."""
+    torch.manual_seed(0)
+    network = with_batch_norm_statistics(zoo.build_model("resnet20_v1"))
+    old_names = {}
+    for key in network.state_dict():
+        old = key
+        if key.startswith("stages."):
+            _, stage, block, rest = key.split(".", 3)
+            stage, block = int(stage), int(block)
+            if stage == 0:
+                old = f"stages.0.{block}.{rest}"
+            elif block == 0:
+                old = f"stages.{2 * stage - 1}.0.{rest}"
+            else:
+                old = f"stages.{2 * stage}.{block - 1}.{rest}"
+        old = old.replace("head.fc.", "head.2.")
+        old_names[key] = old
+    old_state = {old_names[key]: value for key, value in network.state_dict().items()}
+    fresh = zoo.build_model("resnet20_v1")
+    with pytest.warns(UserWarning, match="migrated the weights from zoo's layout"):
+        zoo.architectures.weights.fit_and_load(fresh, old_state, "old.pt")
+    same_logits(network, fresh, (2, 3, 32, 32))
+
+
+def test_torchvision_resnet_names_map_to_stages():
+    assert rename_torchvision_resnet("layer2.0.downsample.1.weight") == (
+        "stages.1.0.shortcut.norm.weight"
+    )
+    assert rename_torchvision_resnet("layer4.2.conv3.weight") == "stages.3.2.body.2.conv.weight"
+    assert rename_torchvision_resnet("fc.bias") == "head.fc.bias"
+
+
+def test_recipes_take_weights_and_outside_models(tmp_path):
+    theirs, path = torchvision_file("resnet18", tmp_path, num_classes=10)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f'[model]\npreset = "resnet18"\nnum_classes = 10\nweights = "{path}"\n')
+    same_logits(theirs, zoo.recipe.load_recipe(recipe).build())
+    recipe.write_text('[model]\npreset = "timm/resnet10t"\nnum_classes = 3\n')
+    model = zoo.recipe.load_recipe(recipe).build().eval()
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 3)
