@@ -69,7 +69,7 @@ def test_parameter_counts_equal_torchvisions_for_every_network():
 
 
 def test_safetensors_and_zoo_runs_load_the_same_weights(tmp_path):
-    theirs, path = torchvision_file("resnet18", tmp_path, num_classes=10)
+    theirs, _ = torchvision_file("resnet18", tmp_path, num_classes=10)
     safetensors_path = tmp_path / "r18.safetensors"
     save_file(theirs.state_dict(), safetensors_path)
     same_logits(theirs, zoo.build_model("resnet18", weights=safetensors_path, num_classes=10))
@@ -117,7 +117,7 @@ def test_a_missing_weights_file_is_one_line(run_zoo, tmp_path):
 def test_pickled_code_in_weights_is_refused_without_running_it(tmp_path):
     path = tmp_path / "evil.pth"
     torch.save({"stem.conv.weight": torch.zeros(1), "x": Path(".")}, path)
-    with pytest.raises(ZooError, match="refusing to load|pickled"):
+    with pytest.raises(ZooError, match=r"refusing to load|pickled"):
         zoo.build_model("resnet18", weights=path)
 
 
@@ -130,7 +130,7 @@ def test_torchvision_weights_offline_say_where_to_put_the_file(monkeypatch, tmp_
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.raises(ZooError, match=r"resnet50-11ad3fa6\.pth.*put it at .*checkpoints"):
         zoo.build_model("resnet50", weights="IMAGENET1K_V2")
-    with pytest.raises(ZooError, match="unknown weights 'IMAGENET9K'.*IMAGENET1K_V1"):
+    with pytest.raises(ZooError, match=r"unknown weights 'IMAGENET9K'.*IMAGENET1K_V1"):
         zoo.build_model("resnet50", weights="IMAGENET9K")
     with pytest.raises(ZooError, match="not a torchvision network"):
         zoo.build_model("resnet20_v1", weights="torchvision")
