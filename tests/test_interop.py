@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.error
+import warnings
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,33 @@ def test_recipes_take_weights_and_outside_models(tmp_path):
     recipe.write_text('[model]\npreset = "timm/resnet10t"\nnum_classes = 3\n')
     model = zoo.recipe.load_recipe(recipe).build().eval()
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, 3)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "model"),
+    [
+        ('model = "resnet20_v1"\n', {"preset": "resnet20_v1", "padding": "symmetric"}),
+        (
+            '[model]\narch = "resnet_v2"\ndepth = 11\n',
+            {"arch": "resnet_v2", "depth": 11, "padding": "symmetric"},
+        ),
+        ('model = "vgg11"\n', {"preset": "vgg11_cifar"}),
+        ('model = "resnet20_v1_paper"\n', {"preset": "resnet20_v1_paper"}),
+    ],
+)
+def test_format_1_checkpoints_build_the_network_they_were_trained_as(recipe, model, tmp_path):
+    import tomllib
+
+    from zoo.train.checkpoint import load_checkpoint
+
+    path = tmp_path / "last.pt"
+    torch.save(
+        {"format": 1, "model": {}, "epoch": 1, "recipe": recipe, "classes": [], "normalizer": {}},
+        path,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        state = load_checkpoint(path)
+    assert tomllib.loads(state["recipe"])["model"] == model
+    padded = "padding" in model and "padding" not in recipe
+    assert [("symmetric padding" in str(w.message)) for w in caught] == ([True] if padded else [])

@@ -224,18 +224,15 @@ def summarize_command(args: argparse.Namespace) -> int:
         recipe = load_recipe_arg(args.model, args.overrides)
         if getattr(recipe.model, "preset", None) and not recipe.model.model_extra:
             reference_name = recipe.model.preset
-        where, name = recipe.source, recipe.name
-        build = lambda: recipe.build(weights=False)  # noqa: E731
+        name = recipe.name
+        build = lambda: recipe.build(weights=False)  # noqa: E731  (errors name the recipe)
     else:
         if args.overrides:
             raise ZooError("--set needs a recipe; for a model name, write a recipe")
-        reference_name = where = name = args.model
-        build = lambda: create_model(args.model)  # noqa: E731
-    try:
-        with torch.device("meta"):
-            network = build()
-    except ZooError as exc:
-        raise ZooError(f"{where}: {exc}") from exc
+        reference_name = name = args.model
+        build = lambda: create_model(args.model)  # noqa: E731  (errors name the model)
+    with torch.device("meta"):
+        network = build()
     name = getattr(getattr(network, "spec", None), "name", name)
     input_size = args.input_size or default_input_size(network)
     expected_channels = default_input_size(network)[0]

@@ -26,14 +26,21 @@ from zoo.validation import check_keywords, raise_for
 TORCH_BN: Mapping[str, Any] = {"bn_momentum": TORCH_BN_MOMENTUM, "bn_eps": TORCH_BN_EPS}
 """The papers' Torch 7 batch norm (torch's defaults), where the seed's presets use Keras'."""
 
-V1_PAPER: Mapping[str, Any] = {"bias": False, "shortcut": "zero_pad", **TORCH_BN}
-"""He et al. 2015, Table 6: no conv bias (BN follows), option A shortcuts."""
+V1_PAPER: Mapping[str, Any] = {
+    "bias": False,
+    "shortcut": "zero_pad",
+    "padding": "symmetric",
+    **TORCH_BN,
+}
+"""He et al. 2015, Table 6: no conv bias (BN follows), option A shortcuts, Torch's symmetric
+padding."""
 
 V2_PAPER: Mapping[str, Any] = {
     "bias": False,
     "mid_channels": (16, 32, 64),
     "stem_norm_act": False,
     "stride_on": "3x3",
+    "padding": "symmetric",
     **TORCH_BN,
 }
 """He et al. 2016: bottleneck widths 16/32/64 (×4 out), no conv bias, bare stem, 3×3 stride."""

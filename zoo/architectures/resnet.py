@@ -24,7 +24,7 @@ from zoo.architectures.spec import (
     StageSpec,
 )
 from zoo.blocks.shortcuts import Projection
-from zoo.blocks.units import NO_ACTIVATION
+from zoo.blocks.units import NO_ACTIVATION, Padding
 
 Widths = tuple[PositiveInt, PositiveInt, PositiveInt]
 
@@ -45,11 +45,13 @@ def resnet_v1(
     bn_momentum: float = KERAS_BN_MOMENTUM,
     bn_eps: float = KERAS_BN_EPS,
     shortcut: Projection = "conv",
+    padding: Padding = "same",
 ) -> NetworkSpec:
     """ResNet v1: stem conv-BN-ReLU, 3 stages of n basic blocks, global pool, linear.
 
     ``shortcut`` is how the first block of stages 2 and 3 matches the new shape: ``conv`` (the
-    seed), ``conv_bn`` (option B) or ``zero_pad`` (option A, He et al. 2015).
+    seed), ``conv_bn`` (option B) or ``zero_pad`` (option A, He et al. 2015). ``padding="same"``
+    is Keras' (the seed's), which pads a stride-2 3×3 conv (0, 1); ``symmetric`` is PyTorch's.
     """
     n = SIX_N_PLUS_TWO.blocks_per_stage(depth, "resnet_v1")
     stages = [
@@ -62,9 +64,9 @@ def resnet_v1(
         num_classes=num_classes,
         bn_momentum=bn_momentum,
         bn_eps=bn_eps,
-        stem=BlockSpec(block="conv_bn_relu", channels=widths[0], bias=bias),
+        stem=BlockSpec(block="conv_bn_relu", channels=widths[0], bias=bias, padding=padding),
         stages=stages,
-        block_options={"bias": bias, "shortcut": shortcut},
+        block_options={"bias": bias, "shortcut": shortcut, "padding": padding},
     )
 
 
@@ -84,12 +86,14 @@ def resnet_v2(
     stem_norm_act: bool = True,
     stride_on: Literal["1x1", "3x3"] = "1x1",
     shortcut: Projection = "conv",
+    padding: Padding = "same",
 ) -> NetworkSpec:
     """ResNet v2: stem, 3 stages of n pre-activation bottlenecks, BN-ReLU, global pool, linear.
 
     ``stem_norm_act`` (the seed) ends the stem in BN-ReLU, so the first bottleneck begins with a
     bare conv; without it (He et al. 2016) the stem is a bare conv and every bottleneck begins
-    with BN-ReLU.
+    with BN-ReLU. ``padding`` as in :func:`resnet_v1` (the seed strides 1×1 convs, where the two
+    agree).
     """
     n = NINE_N_PLUS_TWO.blocks_per_stage(depth, "resnet_v2")
     stages = [
@@ -111,6 +115,7 @@ def resnet_v2(
             bias=bias,
             norm=stem_norm_act,
             activation=stem_act,
+            padding=padding,
         ),
         stages=stages,
         block_options={
@@ -118,6 +123,7 @@ def resnet_v2(
             "bias": bias,
             "stride_on": stride_on,
             "shortcut": shortcut,
+            "padding": padding,
         },
         head=HeadSpec(norm_act=True),
     )

@@ -4,6 +4,7 @@
 
 - a path: a state dict in a ``.pth``/``.pt`` file (torchvision's, or anyone's), a zoo checkpoint
   (``best.pt``, ``last.pt``), a run directory (its ``best.pt``), or a ``.safetensors`` file;
+- the seed's Keras files (``.keras``, ``.h5``, ``.weights.h5``; :mod:`zoo.architectures.keras`);
 - ``"torchvision"`` (the network's default torchvision weights) or a torchvision weights name,
   ``"IMAGENET1K_V2"`` or ``"ResNet50_Weights.IMAGENET1K_V2"``: downloaded from torchvision's URL
   into torch.hub's cache with its hash checked, or read from that cache when already there.
@@ -27,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from zoo.architectures.keras import is_keras_file, keras_state_dict
 from zoo.errors import ZooError
 
 TORCHVISION = "torchvision"
@@ -34,6 +36,9 @@ TORCHVISION = "torchvision"
 
 CLASSIFIER = "head.fc."
 """Every zoo network's classifier (design.md, "Network anatomy")."""
+
+BATCH_COUNTER = "num_batches_tracked"
+"""BN's count of training batches: not a weight, and absent from Keras files."""
 
 RUN_WEIGHTS = ("best.pt", "last.pt")
 """The checkpoint a run directory's weights come from, in order of preference."""
@@ -43,6 +48,10 @@ StateDict = dict[str, torch.Tensor]
 
 def load_weights(network: nn.Module, source: str | Path, model_name: str) -> None:
     """Load the weights ``source`` names into ``network`` (built as ``model_name``)."""
+    path = Path(str(source)).expanduser()
+    if is_keras_file(path) and path.is_file():
+        fit_and_load(network, keras_state_dict(path, network), str(path))
+        return
     state, where = read_weights(source, model_name)
     fit_and_load(network, state, where)
 
@@ -157,8 +166,12 @@ def fit_and_load(
     problems = _mismatches(state, expected)
     if problems:
         raise ZooError(f"{where}: the weights do not fit {_name(network)} ({problems})")
-    missing = network.load_state_dict(state, strict=False).missing_keys
-    if any(not key.startswith(CLASSIFIER) for key in missing):
+    missing = [
+        key
+        for key in network.load_state_dict(state, strict=False).missing_keys
+        if not key.startswith(CLASSIFIER) and not key.endswith(BATCH_COUNTER)
+    ]
+    if missing:
         raise ZooError(f"{where}: the weights do not fit {_name(network)} (missing {missing[0]})")
 
 
@@ -172,7 +185,7 @@ def fit_names(
 ) -> StateDict:
     """``state`` under the network's names: torchvision's layouts and zoo's layout before paper
     stages are renamed; any other layout is left for the fit check to report."""
-    if set(state) == set(expected):
+    if all(key in expected for key in state):
         return dict(state)
     if "conv1.weight" in state and any(key.startswith("layer1.") for key in state):
         return {rename_torchvision_resnet(key): value for key, value in state.items()}

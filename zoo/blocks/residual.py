@@ -29,7 +29,7 @@ from torch import nn
 
 from zoo.blocks.registry import blocks
 from zoo.blocks.shortcuts import Projection, ShortcutKind, auto_shortcut, make_shortcut
-from zoo.blocks.units import ConvNormAct, Order, make_activation
+from zoo.blocks.units import ConvNormAct, Order, Padding, make_activation
 
 
 class Residual(nn.Module):
@@ -59,6 +59,7 @@ def residual_block(
     activation: str | None,
     first_norm_act: bool = True,
     groups: int = 1,
+    padding: Padding = "symmetric",
 ) -> Residual:
     """A body of units of ``widths`` and ``kernel_sizes`` (the ``stride_index``-th one strided,
     the spatial ones split into ``groups``), plus the ``shortcut``. ``first_norm_act=False`` drops
@@ -80,6 +81,7 @@ def residual_block(
                 activation=None if bare or (order == "post" and last) else activation,
                 order=order,
                 groups=groups if kernel_size > 1 else 1,
+                padding=padding,
             )
         )
         channels = width
@@ -101,6 +103,7 @@ def basic_block(
     kernel_size: int,
     bias: bool,
     activation: str | None,
+    padding: Padding,
 ) -> Residual:
     """Two ``kernel_size`` units of ``out_channels`` plus ``shortcut`` (He et al. 2015, Fig. 2)."""
     return residual_block(
@@ -114,6 +117,7 @@ def basic_block(
         order=order,
         bias=bias,
         activation=activation,
+        padding=padding,
     )
 
 
@@ -129,6 +133,7 @@ def basic(
     bias: bool = True,
     activation: str | None = "relu",
     shortcut: Projection = "conv",
+    padding: Padding = "symmetric",
 ) -> nn.Module:
     """The basic residual block: two units, identity or projection shortcut by shape.
 
@@ -143,6 +148,7 @@ def basic(
         kernel_size=kernel_size,
         bias=bias,
         activation=activation,
+        padding=padding,
     )
 
 
@@ -157,6 +163,7 @@ def identity_residual(
     kernel_size: PositiveInt = 3,
     bias: bool = True,
     activation: str | None = "relu",
+    padding: Padding = "symmetric",
 ) -> nn.Module:
     """x = x + F(x) with F two ``kernel_size`` units (seed eq. 10); in = out and stride 1."""
     return basic_block(
@@ -168,6 +175,7 @@ def identity_residual(
         kernel_size=kernel_size,
         bias=bias,
         activation=activation,
+        padding=padding,
     )
 
 
@@ -183,6 +191,7 @@ def projection_residual(
     bias: bool = True,
     activation: str | None = "relu",
     shortcut: Projection = "conv",
+    padding: Padding = "symmetric",
 ) -> nn.Module:
     """x = [Vx + b] + F(x) (the seed's second eq. 10): always projected; zero_pad is option A."""
     return basic_block(
@@ -194,6 +203,7 @@ def projection_residual(
         kernel_size=kernel_size,
         bias=bias,
         activation=activation,
+        padding=padding,
     )
 
 
@@ -212,6 +222,7 @@ def bottleneck(
     shortcut: Projection = "conv",
     first_norm_act: bool = True,
     groups: PositiveInt = 1,
+    padding: Padding = "symmetric",
 ) -> nn.Module:
     """1×1 → 3×3 → 1×1 units, identity or projection shortcut by shape.
 
@@ -231,4 +242,5 @@ def bottleneck(
         activation=activation,
         first_norm_act=first_norm_act,
         groups=groups,
+        padding=padding,
     )

@@ -21,6 +21,13 @@ from zoo.errors import ZooError
 Order = Literal["post", "pre"]
 """``post``: conv → norm → act (v1, the seed's ``conv_first=True``); ``pre``: norm → act → conv."""
 
+Padding = Literal["symmetric", "same"]
+"""How a conv pads: ``symmetric``, k//2 on every side (PyTorch's, the papers' and torchvision's);
+``same``, as TensorFlow/Keras' ``padding="same"`` computes it: out = ceil(in / stride), with the
+odd pixel of padding at the bottom and right. The two differ only for a strided conv on an even
+size — a stride-2 3×3 conv on 32×32 pads (0, 1) with ``same`` — which is where the seed's
+ResNet v1 sees its input shifted by one pixel against a symmetric port."""
+
 
 TORCH_ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -81,20 +88,13 @@ class ConvNormAct(nn.Sequential):
         activation: str | None = "relu",
         order: Order = "post",
         groups: int = 1,
+        padding: Padding = "symmetric",
     ) -> None:
         if kernel_size % 2 == 0:
             raise ZooError(
                 f"kernel_size must be odd to keep the size (padding k//2), got {kernel_size}"
             )
-        conv = nn.Conv2d(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride=stride,
-            padding=kernel_size // 2,
-            bias=bias,
-            groups=groups,
-        )
+        conv = make_conv(in_channels, out_channels, kernel_size, stride, bias, groups, padding)
         norm_channels = out_channels if order == "post" else in_channels
         parts: dict[str, nn.Module] = {}
         if order == "pre":
@@ -104,6 +104,41 @@ class ConvNormAct(nn.Sequential):
             parts["conv"] = conv
             parts |= _norm_act(norm_channels, norm, activation)
         super().__init__(OrderedDict(parts))
+
+
+def make_conv(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int,
+    bias: bool,
+    groups: int,
+    padding: Padding,
+) -> nn.Conv2d:
+    """A conv with ``padding``. Where ``same`` and symmetric padding agree (stride 1, odd
+    kernel) it is a plain ``nn.Conv2d``; a strided ``same`` conv is timm's ``Conv2dSame``, which
+    pads as TensorFlow does for each input size (and is an ``nn.Conv2d``, with its names)."""
+    if padding == "same" and stride > 1:
+        from timm.layers import create_conv2d  # seconds: import only where it is needed
+
+        return create_conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding="same",
+            bias=bias,
+            groups=groups,
+        )
+    return nn.Conv2d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        padding=kernel_size // 2,
+        bias=bias,
+        groups=groups,
+    )
 
 
 def _norm_act(channels: int, norm: bool, activation: str | None) -> dict[str, nn.Module]:
@@ -128,6 +163,7 @@ def conv_bn_relu(
     norm: bool = True,
     activation: str | None = "relu",
     order: Order = "post",
+    padding: Padding = "symmetric",
 ) -> nn.Module:
     """The seed's ``resnet_layer``: one conv with optional BN and activation, in either order."""
     return ConvNormAct(
@@ -139,6 +175,7 @@ def conv_bn_relu(
         norm=norm,
         activation=activation,
         order=order,
+        padding=padding,
     )
 
 

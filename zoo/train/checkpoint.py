@@ -16,11 +16,14 @@ import pickle
 import re
 import secrets
 import tempfile
+import tomllib
+import warnings
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 import torch
 
 from zoo.errors import ZooError
@@ -100,13 +103,46 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
         raise ZooError(f"{path}: not a zoo checkpoint (no {', '.join(missing)})")
     if state["format"] not in READABLE_FORMATS:
         raise ZooError(f"{path}: checkpoint format {state['format']}; this zoo reads {FORMAT}")
-    if state["format"] == 1 and isinstance(state["recipe"], str):
-        state["recipe"] = CIFAR_VGG_BEFORE_FORMAT_2.sub(r'\1"vgg\2_cifar"', state["recipe"])
+    if state["format"] == 1:
+        state["recipe"] = migrate_recipe(state["recipe"], path)
     return state
 
 
-CIFAR_VGG_BEFORE_FORMAT_2 = re.compile(r'^((?:model|preset)\s*=\s*)"vgg(\d+)"', re.MULTILINE)
+CIFAR_VGG = re.compile(r"vgg(\d+)")
 """Before format 2, ``vgg11`` was zoo's CIFAR VGG; the name now means torchvision's network."""
+
+SEED_PRESET = re.compile(r"resnet\d+_v[12]")
+SEED_FAMILIES = ("resnet_v1", "resnet_v2")
+"""Before format 2, the seed's ResNets padded symmetrically; now they pad as Keras does."""
+
+
+def migrate_recipe(text: Any, path: Path) -> Any:
+    """A format-1 checkpoint's recipe in today's names, for the network it was trained as:
+    ``vggN`` becomes ``vggN_cifar``, and the seed's ResNets keep the symmetric padding they
+    were trained with (one line says so)."""
+    if not isinstance(text, str):
+        return text
+    try:
+        recipe = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return text  # the recipe's own check reports it
+    model = recipe.get("model")
+    if isinstance(model, str):
+        model = recipe["model"] = {"preset": model}
+    if not isinstance(model, dict):
+        return text
+    preset = model.get("preset")
+    if isinstance(preset, str) and CIFAR_VGG.fullmatch(preset):
+        model["preset"] = f"{preset}_cifar"
+    seed_network = isinstance(preset, str) and SEED_PRESET.fullmatch(preset)
+    if (seed_network or model.get("arch") in SEED_FAMILIES) and "padding" not in model:
+        model["padding"] = "symmetric"
+        warnings.warn(
+            f"{path}: written before zoo padded the seed's ResNets as Keras does; it keeps the "
+            'symmetric padding it was trained with (model.padding = "symmetric")',
+            stacklevel=3,
+        )
+    return tomli_w.dumps(recipe)
 
 
 def load_tensors(path: Path, device: torch.device | str = "cpu") -> Any:

@@ -252,6 +252,10 @@ def load_splits(
     return splits
 
 
+MIGRATED_KEYS = ("model.padding", "model.preset")
+"""Recipe keys that reading a format-1 checkpoint sets (:func:`checkpoint.migrate_recipe`)."""
+
+
 def check_resumable(state: dict[str, Any], recipe: Recipe, run_dir: Path) -> None:
     """Refuse to resume a finished run, or to stretch a one-cycle schedule."""
     done = state["epoch"]
@@ -265,9 +269,11 @@ def check_resumable(state: dict[str, Any], recipe: Recipe, run_dir: Path) -> Non
     changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
     refused = [key for key in changed if key not in RESUMABLE_CHANGES]
     if refused:
+        kept = "".join(f" --set {key}={saved[key]}" for key in refused if key in MIGRATED_KEYS)
         raise ZooError(
             f"{run_dir}: a resumed run keeps its recipe; it may change only "
             f"{', '.join(RESUMABLE_CHANGES[2:])}, not {', '.join(refused)}"
+            + (f" (a checkpoint of zoo's format 1: resume with{kept})" if kept else "")
         )
     if recipe.schedule.name == "onecycle" and "train.epochs" in changed:
         raise ZooError(
