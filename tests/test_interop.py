@@ -245,7 +245,7 @@ def test_zoo_checkpoints_of_format_1_are_migrated_once(tmp_path):
     old_state = {old_names[key]: value for key, value in network.state_dict().items()}
     fresh = zoo.build_model("resnet20_v1")
     with pytest.warns(UserWarning, match="migrated the weights from zoo's layout"):
-        zoo.architectures.weights.fit_and_load(fresh, old_state, "old.pt")
+        zoo.architectures.weights.fit_and_load(fresh, old_state, "old.pt", legacy=True)
     same_logits(network, fresh, (2, 3, 32, 32))
 
 
@@ -292,6 +292,49 @@ def test_format_1_checkpoints_build_the_network_they_were_trained_as(recipe, mod
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         state = load_checkpoint(path)
-    assert tomllib.loads(state["recipe"])["model"] == model
+    saved = tomllib.loads(state["recipe"])["model"]
+    assert (saved if isinstance(saved, dict) else {"preset": saved}) == model
     padded = "padding" in model and "padding" not in recipe
     assert [("symmetric padding" in str(w.message)) for w in caught] == ([True] if padded else [])
+
+
+def test_full_torchvision_weights_names_are_names_not_paths(monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: "/nonexistent-hub")
+
+    def offline(url, *args, **kwargs):
+        raise urllib.error.URLError("offline test")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(ZooError, match="cannot download"):
+        zoo.build_model("resnet50", weights="ResNet50_Weights.IMAGENET1K_V2")
+
+
+def test_vgg_weights_in_safetensors_load_in_their_order(tmp_path):
+    theirs, _ = torchvision_file("vgg11_bn", tmp_path, num_classes=10)
+    path = tmp_path / "vgg.safetensors"
+    save_file(theirs.state_dict(), path)
+    same_logits(theirs, zoo.build_model("vgg11_bn", weights=path, num_classes=10), (2, 3, 32, 32))
+
+
+def test_another_network_with_another_class_count_is_one_error(tmp_path):
+    _, path = torchvision_file("resnet34", tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "starts fresh" line before the error
+        with pytest.raises(ZooError, match="do not fit"):
+            zoo.build_model("resnet18", weights=path, num_classes=7)
+
+
+def test_todays_weights_of_another_network_are_not_migrated(tmp_path):
+    path = tmp_path / "r18.pt"
+    torch.save({"format": 2, "model": zoo.build_model("resnet18").state_dict()}, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ZooError, match="do not fit resnet20_v1"):
+            zoo.build_model("resnet20_v1", weights=path)
+
+
+def test_groups_that_do_not_divide_the_width_are_one_line():
+    spec = zoo.get_spec("resnet50").model_copy(deep=True)
+    spec.block_options["groups"] = 7
+    with pytest.raises(ZooError, match=r"model.stages\[0\] \(block 'bottleneck'\): .*groups"):
+        zoo.build_network(spec)

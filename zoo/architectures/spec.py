@@ -161,12 +161,12 @@ class NetworkSpec(BaseModel):
 
 
 class Head(nn.Module):
-    """The classifier built from a :class:`HeadSpec`; its last layer is always ``fc``."""
+    """The classifier built from a :class:`HeadSpec`; its last layer is always ``fc``. Parts a
+    spec does not ask for (``norm``, ``act``, ``hidden``, ``drop``) are absent, not identities,
+    so that a summary lists only what runs."""
 
     def __init__(self, in_channels: int, num_classes: int, spec: HeadSpec) -> None:
         super().__init__()
-        self.norm: nn.Module = nn.Identity()
-        self.act: nn.Module = nn.Identity()
         if spec.norm_act:
             self.norm = nn.BatchNorm2d(in_channels)
             self.act = make_activation(spec.activation) or nn.Identity()
@@ -178,26 +178,31 @@ class Head(nn.Module):
         for width in spec.hidden:
             layer = OrderedDict(linear=nn.Linear(features, width))
             layer["act"] = make_activation(spec.activation) or nn.Identity()
-            layer["drop"] = _dropout(spec.dropout)
+            if spec.dropout:
+                layer["drop"] = nn.Dropout(spec.dropout)
             hidden.append(nn.Sequential(layer))
             features = width
-        self.hidden = nn.Sequential(*hidden)
-        self.drop = nn.Identity() if spec.hidden else _dropout(spec.dropout)
+        if hidden:
+            self.hidden = nn.Sequential(*hidden)
+        elif spec.dropout:
+            self.drop = nn.Dropout(spec.dropout)
         self.num_features = features
         self.fc: nn.Module = nn.Linear(features, num_classes) if num_classes else nn.Identity()
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """The pre-activation nets' final BN-ReLU: the end of their features (timm's
         ``forward_features``)."""
-        return self.act(self.norm(x))
+        if hasattr(self, "norm"):
+            x = self.act(self.norm(x))
+        return x
 
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.drop(self.hidden(self.flatten(self.pool(x))))
+        x = self.flatten(self.pool(x))
+        if hasattr(self, "hidden"):
+            x = self.hidden(x)
+        if hasattr(self, "drop"):
+            x = self.drop(x)
         return x if pre_logits else self.fc(x)
-
-
-def _dropout(rate: float) -> nn.Module:
-    return nn.Dropout(rate) if rate > 0 else nn.Identity()
 
 
 class Network(nn.Module):
@@ -347,7 +352,7 @@ def build_block(
         module = factory(in_channels, spec.channels, **strided, **options)
     except ValidationError as exc:
         raise_for(exc, f"{where} (block {spec.block!r})")
-    except ZooError as exc:
+    except (ZooError, TypeError, ValueError) as exc:  # torch's own checks, e.g. of groups
         raise ZooError(f"{where} (block {spec.block!r}): {exc}") from exc
     if not isinstance(module, nn.Module):
         raise ZooError(

@@ -62,8 +62,9 @@ def vgg(
     input_size: tuple[PositiveInt, PositiveInt] = (224, 224),
     init: Literal["he_normal", "torch", "torchvision"] = "torchvision",
 ) -> NetworkSpec:
-    """VGG: runs of 3×3 conv-[BN]-ReLU ended by max-pools, then the head; every conv has a bias,
-    as in torchvision. The defaults are torchvision's ImageNet network."""
+    """VGG: five stages of 3×3 conv-[BN]-ReLU, each ended by a max-pool, then the head.
+
+    Every conv has a bias, as in torchvision; the defaults are torchvision's ImageNet network."""
     return NetworkSpec(
         name=f"vgg{depth}" + ("_bn" if batch_norm else ""),
         in_channels=in_channels,

@@ -18,6 +18,8 @@ of zoo checkpoints written before stages were the papers' stages, are renamed to
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import urllib.error
 import warnings
@@ -52,25 +54,25 @@ def load_weights(network: nn.Module, source: str | Path, model_name: str) -> Non
     if is_keras_file(path) and path.is_file():
         fit_and_load(network, keras_state_dict(path, network), str(path))
         return
-    state, where = read_weights(source, model_name)
-    fit_and_load(network, state, where)
+    if isinstance(source, Path) or looks_like_path(str(source)):
+        state, legacy = read_file(path)
+        fit_and_load(network, state, str(path), legacy=legacy)
+        return
+    fit_and_load(network, download_torchvision(model_name, str(source)), f"{model_name} weights")
 
 
-def read_weights(source: str | Path, model_name: str) -> tuple[StateDict, str]:
-    """The state dict that ``source`` names, and how to name it in messages."""
-    text = str(source)
-    if isinstance(source, Path) or _looks_like_path(text):
-        path = Path(text).expanduser()
-        return read_file(path), str(path)
-    return download_torchvision(model_name, text), f"{model_name} weights {text!r}"
+TORCHVISION_WEIGHTS_NAME = re.compile(r"(?:\w+_Weights\.)?[A-Z0-9_]+|torchvision")
+"""``IMAGENET1K_V2``, ``ResNet50_Weights.IMAGENET1K_V2`` or ``torchvision``."""
 
 
-def _looks_like_path(text: str) -> bool:
-    return "/" in text or "\\" in text or "." in Path(text).name or Path(text).exists()
+def looks_like_path(text: str) -> bool:
+    """Whether a weights source is a file (anything but a torchvision weights name)."""
+    return not TORCHVISION_WEIGHTS_NAME.fullmatch(text) or Path(text).exists()
 
 
-def read_file(path: Path) -> StateDict:
-    """A state dict from a file or a run directory, reading tensors only."""
+def read_file(path: Path) -> tuple[StateDict, bool]:
+    """A state dict from a file or a run directory, reading tensors only, and whether it is a
+    zoo checkpoint of format 1 (the layout before paper stages)."""
     if path.is_dir():
         found = [path / name for name in RUN_WEIGHTS if (path / name).is_file()]
         if not found:
@@ -79,11 +81,16 @@ def read_file(path: Path) -> StateDict:
     if not path.is_file():
         raise ZooError(f"{path}: no such weights file")
     if path.suffix == ".safetensors":
-        return _read_safetensors(path)
+        return _read_safetensors(path), False
     from zoo.train.checkpoint import load_tensors
 
     loaded = load_tensors(path)
-    return state_dict_of(loaded, path)
+    legacy = isinstance(loaded, Mapping) and loaded.get("format") == LEGACY_FORMAT
+    return state_dict_of(loaded, path), legacy
+
+
+LEGACY_FORMAT = 1
+"""zoo's checkpoint format before stages were the papers' stages."""
 
 
 def _read_safetensors(path: Path) -> StateDict:
@@ -134,9 +141,10 @@ def download_torchvision(model_name: str, weights_name: str) -> StateDict:
         raise ZooError(f"unknown weights {weights_name!r} for {model_name}; known: {known}")
     hub_file = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
     try:
-        return torch.hub.load_state_dict_from_url(
-            weights.url, progress=False, check_hash=True, weights_only=True
-        )
+        with contextlib.redirect_stderr(io.StringIO()):  # torch.hub's "Downloading: …" line
+            return torch.hub.load_state_dict_from_url(
+                weights.url, progress=False, check_hash=True, weights_only=True
+            )
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ZooError(
@@ -152,17 +160,22 @@ def fit_and_load(
     state: Mapping[str, torch.Tensor],
     where: str,
     fresh_classifier: bool = True,
+    legacy: bool = False,
 ) -> None:
-    """Rename ``state`` to the network's names, keep a fresh classifier where the class counts
-    differ (unless ``fresh_classifier`` is off: a checkpoint resumed must fit whole), drop the
-    head for a feature backbone, and load it; weights that do not fit are one clear error
-    naming ``where``."""
+    """Rename ``state`` to the network's names (``legacy``: from a format-1 zoo checkpoint),
+    keep a fresh classifier where the class counts differ (unless ``fresh_classifier`` is off: a
+    checkpoint resumed must fit whole), drop the head for a feature backbone, and load it;
+    weights that do not fit are one clear error naming ``where``."""
     expected = network.state_dict()
-    state = fit_names(state, expected, where)
-    if fresh_classifier:
-        state = _fresh_classifier(state, expected, where)
+    state = fit_names(state, expected, where, legacy)
     if not any(key.startswith("head.") for key in expected):
         state = {key: value for key, value in state.items() if not key.startswith("head.")}
+    body = {key: value for key, value in state.items() if not key.startswith(CLASSIFIER)}
+    problems = _mismatches(body if fresh_classifier else state, expected)
+    if problems:
+        raise ZooError(f"{where}: the weights do not fit {_name(network)} ({problems})")
+    if fresh_classifier:
+        state = _fresh_classifier(state, expected, where)
     problems = _mismatches(state, expected)
     if problems:
         raise ZooError(f"{where}: the weights do not fit {_name(network)} ({problems})")
@@ -181,17 +194,18 @@ def _name(network: nn.Module) -> str:
 
 
 def fit_names(
-    state: Mapping[str, torch.Tensor], expected: Mapping[str, Any], where: str
+    state: Mapping[str, torch.Tensor], expected: Mapping[str, Any], where: str, legacy: bool
 ) -> StateDict:
-    """``state`` under the network's names: torchvision's layouts and zoo's layout before paper
-    stages are renamed; any other layout is left for the fit check to report."""
+    """``state`` under the network's names: torchvision's layouts, and (``legacy``) zoo's
+    layout before paper stages, are renamed; any other layout is left for the fit check."""
     if all(key in expected for key in state):
         return dict(state)
     if "conv1.weight" in state and any(key.startswith("layer1.") for key in state):
         return {rename_torchvision_resnet(key): value for key, value in state.items()}
     if any(key.startswith("features.") for key in state):
-        return rename_in_order(state, expected, ("features.", "classifier."))
-    if any(key.startswith("stages.") for key in state):
+        numbered = dict(sorted(state.items(), key=lambda item: _numbers_first(item[0])))
+        return rename_in_order(numbered, expected, ("features.", "classifier."))
+    if legacy:
         renamed = rename_in_order(state, expected, ("stages.", "head."))
         if set(renamed) == set(expected) and set(renamed) != set(state):
             warnings.warn(
@@ -247,6 +261,13 @@ def rename_in_order(
         layer, _, leaf = key.rpartition(".")
         renamed[f"{names[layer]}.{leaf}" if layer in names else key] = value
     return renamed
+
+
+def _numbers_first(key: str) -> tuple[Any, ...]:
+    """Sort key for torchvision's VGG names: ``features`` before ``classifier``, ``features.10``
+    after ``features.2`` (a safetensors file lists its names sorted as text)."""
+    parts = tuple((0, int(part)) if part.isdigit() else (1, part) for part in key.split("."))
+    return (not key.startswith("features."), *parts)
 
 
 def _layers(keys: Iterable[str]) -> list[str]:

@@ -184,7 +184,7 @@ def conv_bn_relu(
 def max_pool(
     in_channels: PositiveInt, out_channels: PositiveInt, *, stride: PositiveInt = 2
 ) -> nn.Module:
-    """A ``stride``×``stride`` max pooling, the downsampling step between VGG's conv groups."""
+    """A ``stride``×``stride`` max pooling as a block (a stage's ``pool`` is the usual place)."""
     if in_channels != out_channels:
         raise ZooError(
             f"max_pool keeps the channel count, but was asked for {in_channels} → {out_channels}"

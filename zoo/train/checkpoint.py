@@ -117,32 +117,53 @@ SEED_FAMILIES = ("resnet_v1", "resnet_v2")
 
 
 def migrate_recipe(text: Any, path: Path) -> Any:
-    """A format-1 checkpoint's recipe in today's names, for the network it was trained as:
-    ``vggN`` becomes ``vggN_cifar``, and the seed's ResNets keep the symmetric padding they
-    were trained with (one line says so)."""
+    """A format-1 checkpoint's recipe in today's names, for the network it was trained as
+    (:func:`format_1_changes`); one line says so where the padding is kept."""
     if not isinstance(text, str):
         return text
     try:
         recipe = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         return text  # the recipe's own check reports it
-    model = recipe.get("model")
-    if isinstance(model, str):
-        model = recipe["model"] = {"preset": model}
-    if not isinstance(model, dict):
+    changes = format_1_changes(recipe.get("model"))
+    if not changes:
         return text
-    preset = model.get("preset")
-    if isinstance(preset, str) and CIFAR_VGG.fullmatch(preset):
-        model["preset"] = f"{preset}_cifar"
-    seed_network = isinstance(preset, str) and SEED_PRESET.fullmatch(preset)
-    if (seed_network or model.get("arch") in SEED_FAMILIES) and "padding" not in model:
-        model["padding"] = "symmetric"
+    model = recipe["model"]
+    model = {"preset": model} if isinstance(model, str) else model
+    recipe["model"] = model | {key.removeprefix("model."): value for key, value in changes.items()}
+    if "model.padding" in changes:
         warnings.warn(
             f"{path}: written before zoo padded the seed's ResNets as Keras does; it keeps the "
             'symmetric padding it was trained with (model.padding = "symmetric")',
             stacklevel=3,
         )
     return tomli_w.dumps(recipe)
+
+
+def format_1_changes(model: Any) -> dict[str, str]:
+    """The ``[model]`` keys that make a format-1 recipe build the network it was trained as:
+    ``vggN`` becomes ``vggN_cifar``, and the seed's ResNets keep symmetric padding."""
+    if isinstance(model, str):
+        model = {"preset": model}
+    if not isinstance(model, dict):
+        return {}
+    changes = {}
+    preset = model.get("preset")
+    if isinstance(preset, str) and CIFAR_VGG.fullmatch(preset):
+        changes["model.preset"] = f"{preset}_cifar"
+    seed_network = isinstance(preset, str) and SEED_PRESET.fullmatch(preset)
+    if (seed_network or model.get("arch") in SEED_FAMILIES) and "padding" not in model:
+        changes["model.padding"] = "symmetric"
+    return changes
+
+
+def resume_overrides(run_dir: Path) -> list[str]:
+    """``--set`` overrides that resume a run of format 1 as the network it was trained as."""
+    state = load_checkpoint(run_dir / LAST)
+    if state["format"] != 1:
+        return []
+    model = tomllib.loads(state["recipe"]).get("model") if isinstance(state["recipe"], str) else {}
+    return [f'{key}="{value}"' for key, value in format_1_changes(model).items()]
 
 
 def load_tensors(path: Path, device: torch.device | str = "cpu") -> Any:

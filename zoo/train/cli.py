@@ -46,7 +46,7 @@ def add_commands(sub: argparse._SubParsersAction, add_set: Callable) -> None:
 @command("train")
 def train_command(args: argparse.Namespace) -> int:
     from zoo.recipe import load_recipe
-    from zoo.train.checkpoint import LAST, RECIPE_FILE, default_run_dir
+    from zoo.train.checkpoint import LAST, RECIPE_FILE, default_run_dir, resume_overrides
     from zoo.train.loop import train
 
     if args.resume is not None:
@@ -55,7 +55,8 @@ def train_command(args: argparse.Namespace) -> int:
         run_dir = args.resume
         if not (run_dir / LAST).is_file():
             raise ZooError(f"{run_dir}: no {LAST} to resume from")
-        recipe = load_recipe(run_dir / RECIPE_FILE, args.overrides)
+        migrated = resume_overrides(run_dir)  # a run of format 1 resumes as it was trained
+        recipe = load_recipe(run_dir / RECIPE_FILE, [*migrated, *args.overrides])
     else:
         if args.recipe is None:
             raise ZooError("give a RECIPE to train, or --resume RUN_DIR")

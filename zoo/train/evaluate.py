@@ -40,7 +40,7 @@ def evaluate_checkpoint(
         raise ZooError(f"{path}: the checkpoint's recipe is invalid ({exc})") from exc
     placement = place(recipe.train)
     model = recipe.build(weights=False)  # the checkpoint holds the weights
-    load_weights(model, state["model"], path)
+    load_weights(model, state, path)
     model = model.to(placement.device, memory_format=placement.memory_format)
     splits = load_splits(recipe, data_root)
     if splits.classes != state["classes"]:

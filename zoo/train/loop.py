@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from zoo.architectures.weights import fit_and_load
+from zoo.architectures.weights import LEGACY_FORMAT, fit_and_load
 from zoo.data import DeviceLoader, Normalizer, load_data
 from zoo.data.splits import DataSplits
 from zoo.errors import CheckFailed, ZooError
@@ -138,7 +138,7 @@ def _train(
     if resume:
         state = checkpoint.load_checkpoint(run_dir / checkpoint.LAST, placement.device)
         check_resumable(state, recipe, run_dir)
-        load_weights(model, state["model"], run_dir / checkpoint.LAST)
+        load_weights(model, state, run_dir / checkpoint.LAST)
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
             scheduler.load_state_dict(state["scheduler"])
@@ -252,10 +252,6 @@ def load_splits(
     return splits
 
 
-MIGRATED_KEYS = ("model.padding", "model.preset")
-"""Recipe keys that reading a format-1 checkpoint sets (:func:`checkpoint.migrate_recipe`)."""
-
-
 def check_resumable(state: dict[str, Any], recipe: Recipe, run_dir: Path) -> None:
     """Refuse to resume a finished run, or to stretch a one-cycle schedule."""
     done = state["epoch"]
@@ -269,11 +265,9 @@ def check_resumable(state: dict[str, Any], recipe: Recipe, run_dir: Path) -> Non
     changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
     refused = [key for key in changed if key not in RESUMABLE_CHANGES]
     if refused:
-        kept = "".join(f" --set {key}={saved[key]}" for key in refused if key in MIGRATED_KEYS)
         raise ZooError(
             f"{run_dir}: a resumed run keeps its recipe; it may change only "
             f"{', '.join(RESUMABLE_CHANGES[2:])}, not {', '.join(refused)}"
-            + (f" (a checkpoint of zoo's format 1: resume with{kept})" if kept else "")
         )
     if recipe.schedule.name == "onecycle" and "train.epochs" in changed:
         raise ZooError(
@@ -282,12 +276,13 @@ def check_resumable(state: dict[str, Any], recipe: Recipe, run_dir: Path) -> Non
         )
 
 
-def load_weights(model: nn.Module, weights: dict[str, Any], path: Path) -> None:
-    """Load a checkpoint's state dict, migrating an older layout; weights that do not fit the
-    recipe's model are one clear error."""
-    if not isinstance(weights, dict):
+def load_weights(model: nn.Module, state: dict[str, Any], path: Path) -> None:
+    """Load a checkpoint's state dict, migrating the layout of format 1; weights that do not
+    fit the recipe's model are one clear error."""
+    if not isinstance(state["model"], dict):
         raise ZooError(f"{path}: the checkpoint's model is not a state dict")
-    fit_and_load(model, weights, str(path), fresh_classifier=False)
+    legacy = state["format"] == LEGACY_FORMAT
+    fit_and_load(model, state["model"], str(path), fresh_classifier=False, legacy=legacy)
 
 
 def plural(count: int, noun: str) -> str:
