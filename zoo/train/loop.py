@@ -413,6 +413,10 @@ def rng_state() -> dict[str, Any]:
 
 
 def restore_rng(state: dict[str, Any]) -> None:
+    """Restore :func:`rng_state`'s states. A run saved on more GPUs than this machine shows
+    restores the first ones (each rank draws on its own device only); on fewer, the rest keep
+    their seeds."""
     torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+        for index, saved in enumerate(state["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(saved.cpu(), index)
