@@ -136,6 +136,8 @@ def test_cpu_benchmark_runs_with_ddp(tmp_path):
         "50",
         "--epochs",
         "2",
+        "--batch-size",
+        "64",  # each of the 2 processes has 125 images: a full batch of 64 (128 would be none)
         "--ddp",
         "2",
         "--json",
