@@ -140,3 +140,29 @@ def test_runs_on_the_gpu_with_a_gpu_generator() -> None:
     cuda_generator = torch.Generator(device="cuda").manual_seed(0)
     out = Augmentation(steps=("shift", "crop", "flip"))(images, cuda_generator)
     assert out.device == images.device and out.shape == images.shape
+
+
+@pytest.mark.parametrize("steps", [("shift", "flip"), ("crop", "flip"), ("shift", "crop", "flip")])
+def test_an_epochs_draws_lie_in_range_and_apply_as_the_single_steps(steps) -> None:
+    augmentation = Augmentation(steps=steps)  # type: ignore[arg-type]
+    draws = augmentation.draw(4000, (32, 32), generator(5))
+    assert draws.dtype == torch.int64 and draws.shape == (4000, 2 * len(steps) - 1)
+    column = 0
+    images = batch(n=4000, h=32, w=32)
+    expected = images
+    for step in steps:
+        if step == "flip":
+            assert set(draws[:, column].tolist()) == {0, 1}
+            assert 0.45 < draws[:, column].float().mean() < 0.55
+            expected = flip_where(expected, draws[:, column].bool())
+            column += 1
+            continue
+        pair = draws[:, column : column + 2]
+        reach = 3 if step == "shift" else 8  # 0.1 of 32; twice the 4-pixel padding
+        assert pair.min() == (-reach if step == "shift" else 0) and pair.max() == reach
+        if step == "shift":
+            expected = translate(expected, pair[:, 0], pair[:, 1])
+        else:
+            expected = crop(expected, pair[:, 0], pair[:, 1], padding=4)
+        column += 2
+    assert torch.equal(augmentation.apply(images, draws), expected)

@@ -55,3 +55,11 @@ def test_none_is_x_over_255() -> None:
 def test_to_moves_the_statistics() -> None:
     normalizer = Normalizer.fit(images(), "channel").to("cpu")
     assert normalizer.mean.device.type == "cpu" and normalizer.mean.shape == (3, 1, 1)
+
+
+def test_normalising_into_channels_last_gives_the_same_values() -> None:
+    images = torch.randint(0, 256, (5, 3, 6, 7), dtype=torch.uint8)
+    normalizer = Normalizer.fit(images, "channel")
+    plain, nhwc = normalizer(images), normalizer(images, channels_last=True)
+    assert plain.is_contiguous() and nhwc.is_contiguous(memory_format=torch.channels_last)
+    assert plain.dtype == nhwc.dtype == torch.float32 and torch.equal(plain, nhwc)

@@ -2,9 +2,10 @@
 
 CIFAR-10 is 150 MiB as uint8, so it fits in any GPU's memory: holding it there removes the host
 → device copy and the worker processes of a ``torch.utils.data.DataLoader``. Each epoch is one
-``randperm`` (seeded, on the device), and each batch is an index, batched augmentation
-(:mod:`zoo.data.augment`), conversion to float and normalisation (:mod:`zoo.data.normalize`) — no
-per-image Python and no host synchronisation per batch (nothing calls ``.item()`` or ``.cpu()``).
+``randperm`` (seeded) and one draw of the epoch's augmentation parameters, and each batch is an
+index, batched augmentation (:mod:`zoo.data.augment`), and one kernel that converts to float,
+normalises and lays out (:mod:`zoo.data.normalize`) — no per-image Python and no host
+synchronisation per batch (nothing calls ``.item()`` or ``.cpu()``).
 
 Under DDP every rank builds the same permutation (same seed) and takes its own interleaved shard,
 padded by wrapping or truncated (``drop_last``) so all ranks run the same number of batches —
@@ -16,15 +17,13 @@ are drawn from generators seeded by (seed, epoch) and (seed, epoch, rank) — se
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
 
+from zoo.data.augment import Augmentation
 from zoo.data.normalize import Normalizer
-
-Augment = Callable[[Tensor, torch.Generator], Tensor]
-"""A batched augmentation: ``(uint8 images, generator) -> images`` (see :mod:`zoo.data.augment`)."""
 
 EPOCH_STRIDE = 1_000_003
 RANK_STRIDE = 10_007
@@ -61,7 +60,7 @@ class DeviceLoader:
         device: torch.device | str = "cpu",
         shuffle: bool = False,
         drop_last: bool = False,
-        augment: Augment | None = None,
+        augment: Augmentation | None = None,
         normalizer: Normalizer | None = None,
         channels_last: bool = False,
         rank: int = 0,
@@ -123,24 +122,25 @@ class DeviceLoader:
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         indices = self.epoch_indices()
-        augment = torch.Generator(device=self.device)
-        augment.manual_seed(self._epoch_seed(self.rank + 1))
+        draws = None
+        if self.augment is not None:  # the whole epoch's random numbers at once
+            generator = torch.Generator(device=self.device)
+            generator.manual_seed(self._epoch_seed(self.rank + 1))
+            draws = self.augment.draw(len(indices), self.images.shape[-2:], generator)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             batch = indices[start : start + self.batch_size]
-            yield self._prepare(self.images[batch], self.labels[batch], augment)
+            rows = None if draws is None else draws[start : start + self.batch_size]
+            yield self._prepare(self.images[batch], self.labels[batch], rows)
         self.epoch += 1  # the next pass draws a new epoch unless set_epoch says otherwise
 
     def _prepare(
-        self, images: Tensor, labels: Tensor, generator: torch.Generator
+        self, images: Tensor, labels: Tensor, draws: Tensor | None
     ) -> tuple[Tensor, Tensor]:
         """Move (if not resident), augment, normalise and lay out one uint8 batch."""
         if not self.resident:
             pin = self.device.type == "cuda"
             images = (images.pin_memory() if pin else images).to(self.device, non_blocking=pin)
             labels = (labels.pin_memory() if pin else labels).to(self.device, non_blocking=pin)
-        if self.augment is not None:
-            images = self.augment(images, generator)
-        floats = self.normalizer(images)
-        if self.channels_last:
-            floats = floats.contiguous(memory_format=torch.channels_last)
-        return floats, labels
+        if self.augment is not None and draws is not None:
+            images = self.augment.apply(images, draws)
+        return self.normalizer(images, self.channels_last), labels

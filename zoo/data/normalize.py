@@ -98,6 +98,12 @@ class Normalizer:
         """The same statistics on ``device``."""
         return Normalizer(mean=self.mean.to(device), std=self.std.to(device))
 
-    def __call__(self, images: Tensor) -> Tensor:
-        """Float32 normalised images from uint8 (or float 0-255) images on the same device."""
-        return torch.addcmul(self.shift, images.float(), self.scale)
+    def __call__(self, images: Tensor, channels_last: bool = False) -> Tensor:
+        """Float32 normalised images from uint8 (or float 0-255) images on the same device, in
+        ``channels_last`` layout if asked: the cast, the normalisation and the layout change are
+        one ``addcmul`` kernel writing into a buffer of that layout."""
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        out = torch.empty(
+            images.shape, dtype=torch.float32, device=images.device, memory_format=layout
+        )
+        return torch.addcmul(self.shift, images, self.scale, out=out)

@@ -6,7 +6,7 @@ bf16 convolutions). It is safe for accuracy: autocast keeps the fp32 master weig
 optimiser state in fp32, batch norm keeps its parameters and running statistics in fp32, the loss
 is computed in fp32, and bf16 has fp32's exponent range, so no loss scaling is needed.
 channels_last (NHWC) is what cuDNN's and oneDNN's fastest convolution kernels use; ``bench/cpu.py
---settings`` measures all four combinations.
+--settings`` measures all four combinations. ``train.compile`` chooses torch.compile's mode.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ import torch
 
 from zoo.errors import ZooError
 from zoo.train.config import TrainConfig
+
+WITHOUT_CUDA_GRAPHS = {"reduce-overhead": "default", "max-autotune": "max-autotune-no-cudagraphs"}
+"""Each torch.compile mode that records CUDA graphs, and the same mode without them."""
 
 
 @dataclass(frozen=True)
@@ -86,3 +89,14 @@ def place(config: TrainConfig, device: torch.device | None = None) -> Placement:
         config.channels_last == "auto" and device.type in ("cuda", "cpu")
     )
     return Placement(device, torch.bfloat16 if bf16 else None, channels_last)
+
+
+def compile_mode(config: TrainConfig, distributed: bool = False) -> str | None:
+    """torch.compile's mode for ``train.compile`` (None: not compiled). SyncBatchNorm under DDP
+    with CUDA graphs is untested and reported to break, so there the mode drops its CUDA graphs."""
+    if config.compile is False:
+        return None
+    mode = "default" if config.compile is True else config.compile
+    if distributed and config.sync_batchnorm:
+        return WITHOUT_CUDA_GRAPHS.get(mode, mode)
+    return mode

@@ -3,16 +3,27 @@
 torchrun sets ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``; without them zoo trains in one process.
 NCCL connects CUDA processes and gloo CPU ones. Each rank trains on its own shard of every epoch
 (the device-resident loader shards by rank), gradients are averaged by DDP, and only rank 0
-prints, logs and writes checkpoints.
+prints, validates for the record, logs and writes checkpoints.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+NO_BUFFER_SYNC = (
+    "forward_sync_buffers"
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+    else "broadcast_buffers"
+)
+"""DDP's option for the per-forward buffer broadcast: torch 2.14 renamed ``broadcast_buffers``
+(its new name still syncs the buffers once, at the start)."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,10 @@ def start(device_name: str) -> Distribution:
     if use_cuda:
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
+        if use_cuda:  # device_id binds the group to this rank's GPU at once (no guessing later)
+            dist.init_process_group("nccl", device_id=torch.device("cuda", local_rank))
+        else:
+            dist.init_process_group("gloo")
     return Distribution(rank, world_size, local_rank)
 
 
@@ -53,6 +67,14 @@ def device_for(distribution: Distribution, device: torch.device) -> torch.device
     if distribution.enabled and device.type == "cuda":
         return torch.device("cuda", distribution.local_rank)
     return device
+
+
+def wrap(model: nn.Module, device: torch.device) -> DistributedDataParallel:
+    """DDP around ``model`` on ``device``. Buffers (batch norm's running statistics) are not
+    broadcast from rank 0 before each forward: validation and checkpoints use rank 0's alone, so
+    the broadcast would be a collective per step for nothing."""
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, **{NO_BUFFER_SYNC: False})
 
 
 def all_sum(tensor: torch.Tensor, distribution: Distribution) -> torch.Tensor:

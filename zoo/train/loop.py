@@ -3,7 +3,9 @@
 Read it top to bottom like nanoGPT's ``train.py``: set up (process group, device, seeds, data,
 model, optimiser, schedule, resume), then for each epoch train, validate, checkpoint and log.
 Metrics are accumulated as tensors on the training device and read back once an epoch (and at a
-few progress refreshes), so the GPU never waits for the host between steps.
+few progress refreshes, only where a bar shows them), so the GPU never waits for the host between
+steps. Training batches are all full (``drop_last``; the order changes each epoch, so every image
+is still seen), so a compiled step never recompiles for a short last batch.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
 from zoo.architectures.weights import LEGACY_FORMAT, fit_and_load
 from zoo.data import DeviceLoader, Normalizer, load_data
@@ -27,7 +28,7 @@ from zoo.data.splits import DataSplits
 from zoo.errors import CheckFailed, ZooError
 from zoo.recipe import Recipe, flatten
 from zoo.train import checkpoint, distributed
-from zoo.train.device import Placement, choose_device, place
+from zoo.train.device import Placement, choose_device, compile_mode, place
 from zoo.train.optim import (
     apply_schedule,
     current_lr,
@@ -105,8 +106,6 @@ def _train(
     model = recipe.build(weights=not resume)  # a resumed run's weights come from its checkpoint
     check_classes(recipe, model, splits)
     check_image_shape(recipe, splits)
-    if dist.is_main and not resume:
-        checkpoint.prepare_run_dir(run_dir)
     normalizer = Normalizer.fit(splits.train_images, recipe.data.normalize)
     train_loader = DeviceLoader(
         splits.train_images,
@@ -114,6 +113,7 @@ def _train(
         batch_size=config.batch_size,
         device=placement.device,
         shuffle=True,
+        drop_last=True,
         augment=recipe.data.augmentation() if recipe.data.augment else None,
         normalizer=normalizer,
         channels_last=placement.channels_last,
@@ -121,7 +121,14 @@ def _train(
         world_size=dist.world_size,
         seed=config.seed,
     )
+    if len(train_loader) == 0:
+        raise ZooError(
+            f"train.batch_size: {config.batch_size} is more than the "
+            f"{train_loader.samples_per_rank} training images each process has; lower it"
+        )
     val_loader = evaluation_loader(splits, normalizer, placement)
+    if dist.is_main and not resume:
+        checkpoint.prepare_run_dir(run_dir)
 
     model = model.to(placement.device, memory_format=placement.memory_format)
     if dist.enabled and config.sync_batchnorm:
@@ -149,13 +156,11 @@ def _train(
     if dist.is_main:  # on resume too: --set train.epochs=N extends the run for good
         checkpoint.write_text(run_dir / checkpoint.RECIPE_FILE, recipe.to_toml())
 
-    network = model
-    if dist.enabled:
-        ids = [placement.device.index] if placement.device.type == "cuda" else None
-        network = DistributedDataParallel(model, device_ids=ids)
-    if config.compile:
-        mode = "default" if config.compile is True else config.compile
-        network = torch.compile(network, mode=mode)
+    network = distributed.wrap(model, placement.device) if dist.enabled else model
+    objective: nn.Module = Objective(network, config.label_smoothing)
+    mode = compile_mode(config, dist.enabled)
+    if mode is not None:
+        objective = torch.compile(objective, mode=mode)
 
     progress = Progress(
         config.epochs,
@@ -165,9 +170,9 @@ def _train(
         bars=show_progress,
     )
     progress.announce(recipe, placement, splits, run_dir, start_epoch)
-    stepper = Stepper(
-        network, optimizer, scheduler, placement, dist, progress, config.label_smoothing
-    )
+    if mode is not None and mode != compile_mode(config):
+        progress.note(f"zoo: compiling in mode {mode}: CUDA graphs and SyncBatchNorm conflict")
+    stepper = Stepper(objective, optimizer, scheduler, placement, dist, progress)
     with progress:
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
@@ -177,9 +182,7 @@ def _train(
             lr = current_lr(optimizer)
             train_loss, train_acc = stepper.train_epoch(train_loader, epoch)
             train_seconds = time.perf_counter() - started  # train_epoch synced: the time is real
-            val_loss, val_acc = distributed.from_main(
-                evaluate(network, val_loader, placement), dist
-            )
+            val_loss, val_acc = distributed.from_main(score(objective, val_loader, placement), dist)
             seconds = time.perf_counter() - started
             if plateau is not None:
                 plateau.step(val_loss)
@@ -193,7 +196,7 @@ def _train(
                 "seconds": round(seconds, 3),
                 "train_seconds": round(train_seconds, 3),
                 "images_per_sec": round(
-                    train_loader.samples_per_rank * dist.world_size / train_seconds, 1
+                    len(train_loader) * config.batch_size * dist.world_size / train_seconds, 1
                 ),
             }
             metrics.append(row)
@@ -328,71 +331,95 @@ def evaluation_loader(
     )
 
 
+class Objective(nn.Module):
+    """The network and what a step computes from its logits — the loss, and the summed loss and
+    count of correct predictions for the metrics — as one module, so that ``torch.compile`` takes
+    them into the network's graph instead of launching about ten small kernels a step.
+
+    ``forward`` returns the mean loss (label-smoothed in training) and ``[summed loss, correct]``
+    as float32: exact counts up to 2^24 images an epoch. ``tta`` averages the image and its mirror.
+    """
+
+    def __init__(self, network: nn.Module, label_smoothing: float = 0.0, tta: bool = False):
+        super().__init__()
+        self.network, self.label_smoothing, self.tta = network, label_smoothing, tta
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        logits = self.network(images).float()
+        if self.tta:  # log of the mean of the two softmaxes, without underflow to log(0)
+            mirrored = self.network(images.flip(3)).float()
+            both = torch.logaddexp(logits.log_softmax(1), mirrored.log_softmax(1))
+            logits = both - math.log(2)
+        smoothing = self.label_smoothing if self.training else 0.0
+        loss = F.cross_entropy(logits, labels, label_smoothing=smoothing)
+        correct = (logits.argmax(1) == labels).sum()
+        return loss, torch.stack([loss.detach() * labels.shape[0], correct.float()])
+
+
 @dataclass
 class Stepper:
-    """What one training epoch needs: the network, its optimiser and schedule, and where to run."""
+    """What one training epoch needs: the (compiled) objective, its optimiser and schedule, and
+    where to run."""
 
-    network: nn.Module
+    objective: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: Any
     placement: Placement
     dist: distributed.Distribution
     progress: Progress
-    label_smoothing: float
 
     def train_epoch(self, loader: DeviceLoader, epoch: int) -> tuple[float, float]:
         """One pass over this rank's shard; the mean loss and accuracy over all ranks."""
-        self.network.train()
-        device = self.placement.device
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.int64)
+        self.objective.train()
+        totals = torch.zeros(2, device=self.placement.device)  # summed loss, correct
         seen = 0
         self.progress.start_epoch(epoch)
         for step, (images, labels) in enumerate(loader):
+            torch.compiler.cudagraph_mark_step_begin()  # the last step's outputs are consumed
             with self.placement.autocast():
-                logits = self.network(images)
-                loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+                loss, stats = self.objective(images, labels)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()
-            loss_sum += loss.detach() * labels.shape[0]
-            correct += (logits.argmax(1) == labels).sum()
+            totals += stats
             seen += labels.shape[0]
-            if (step + 1) % REFRESH_STEPS == 0:  # one host sync per refresh, not per step
-                mean_loss, hits = torch.stack([loss_sum / seen, correct.float()]).tolist()
-                check_finite(mean_loss, epoch, step)
-                self.progress.refresh(step, mean_loss, hits / seen, current_lr(self.optimizer))
+            if self.progress.shows_status and (step + 1) % REFRESH_STEPS == 0:
+                loss_sum, hits = totals.tolist()  # a host sync, only where a bar shows it
+                check_finite(loss_sum / seen, epoch, step)
+                self.progress.refresh(
+                    step, loss_sum / seen, hits / seen, current_lr(self.optimizer)
+                )
             else:
                 self.progress.advance(step)
-        totals = distributed.all_sum(torch.stack([loss_sum, correct.float()]), self.dist)
+        totals = distributed.all_sum(totals, self.dist)
         mean_loss, accuracy = (totals / (seen * self.dist.world_size)).tolist()
         check_finite(mean_loss, epoch, len(loader) - 1)
         return mean_loss, accuracy
 
 
 @torch.no_grad()
+def score(objective: nn.Module, loader: DeviceLoader, placement: Placement) -> tuple[float, float]:
+    """Mean loss and accuracy of an :class:`Objective` (compiled or not) over a loader."""
+    objective.eval()
+    totals = torch.zeros(2, device=placement.device)
+    seen = 0
+    for images, labels in loader:
+        torch.compiler.cudagraph_mark_step_begin()
+        with placement.autocast():
+            _, stats = objective(images, labels)
+        totals += stats
+        seen += labels.shape[0]
+    loss_sum, hits = totals.tolist()
+    return loss_sum / max(seen, 1), hits / max(seen, 1)
+
+
 def evaluate(
     network: nn.Module, loader: DeviceLoader, placement: Placement, tta: bool = False
 ) -> tuple[float, float]:
     """Mean loss and accuracy over a loader; ``tta`` averages the image and its mirror."""
-    network.eval()
-    loss_sum = torch.zeros((), device=placement.device)
-    correct = torch.zeros((), device=placement.device, dtype=torch.int64)
-    seen = 0
-    for images, labels in loader:
-        with placement.autocast():
-            logits = network(images).float()
-            if tta:  # log of the mean of the two softmaxes, without underflow to log(0)
-                mirrored = network(images.flip(3)).float()
-                both = torch.logaddexp(logits.log_softmax(1), mirrored.log_softmax(1))
-                logits = both - math.log(2)
-        loss_sum += F.cross_entropy(logits, labels, reduction="sum")
-        correct += (logits.argmax(1) == labels).sum()
-        seen += labels.shape[0]
-    loss, hits = loss_sum.item(), correct.item()
-    return loss / max(seen, 1), hits / max(seen, 1)
+    return score(Objective(network, tta=tta), loader, placement)
 
 
 def check_finite(loss: float, epoch: int, step: int) -> None:
@@ -414,6 +441,10 @@ def rng_state() -> dict[str, Any]:
 
 
 def restore_rng(state: dict[str, Any]) -> None:
+    """Restore :func:`rng_state`'s states. A run saved on more GPUs than this machine shows
+    restores the first ones (each rank draws on its own device only); on fewer, the rest keep
+    their seeds."""
     torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+        for index, saved in enumerate(state["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(saved.cpu(), index)

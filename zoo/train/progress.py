@@ -2,7 +2,8 @@
 summary table at the end. Only rank 0 shows anything.
 
 The batch bar's loss and accuracy are refreshed every ``REFRESH_STEPS`` steps, because reading a
-number back from the GPU makes the host wait for it; advancing the bar itself costs nothing.
+number back from the GPU makes the host wait for it; advancing the bar itself costs nothing. Where
+no bar is seen (``quiet``, ``--no-progress``, output that is not a terminal) they are never read.
 """
 
 from __future__ import annotations
@@ -77,6 +78,17 @@ class Progress:
             markup=False,
         )
         self.bars.update(self.epoch_bar, completed=start)
+
+    @property
+    def shows_status(self) -> bool:
+        """Whether the batch bar's loss and accuracy are seen: bars on, on a terminal (rich draws
+        no live bars elsewhere). Only then are they worth reading back from the device."""
+        return self.show_bars and console.is_terminal
+
+    def note(self, text: str) -> None:
+        """One line for the person training (rank 0 only)."""
+        if self.enabled:
+            console.print(text, markup=False)
 
     def start_epoch(self, epoch: int) -> None:
         self.bars.reset(self.batch_bar, total=self.steps, status="")
