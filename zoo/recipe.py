@@ -111,6 +111,17 @@ class Recipe(BaseModel):
 
     _source: str = PrivateAttr("recipe")
 
+    @field_validator("name")
+    @classmethod
+    def _plain_file_name(cls, name: str) -> str:
+        """The run directory is ``runs/<name>-<time>``: a name with a path in it would put the
+        run anywhere on disk (``../../x``, ``/abs/path``)."""
+        if name in (".", "..") or any(c in name for c in "/\\") or not name.isprintable():
+            raise ValueError(
+                "a run name must be a plain file name (no /, \\, control characters, . or ..)"
+            )
+        return name
+
     @field_validator("model", mode="before")
     @classmethod
     def _preset_shorthand(cls, value: Any) -> Any:

@@ -10,13 +10,16 @@ previous checkpoint loadable. Checkpoints hold only tensors and plain data and a
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import pickle
 import re
 import secrets
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,10 @@ METRICS_FILE = "metrics.jsonl"
 LAST = "last.pt"
 BEST = "best.pt"
 RUN_FILES = (RECIPE_FILE, METRICS_FILE, LAST, BEST)
+TRAINED_FILES = (LAST, BEST)
+"""The files that hold trained weights: a directory with either holds a run and is never reused.
+A directory with only ``recipe.toml`` (and ``metrics.jsonl``) is a run stopped in its first
+epoch, which left nothing to lose; it is used again."""
 
 FILE_MODE = 0o666
 """Run files get the permissions of any new file (less the umask), as ``open`` gives."""
@@ -40,27 +47,70 @@ CHECKPOINT_KEYS = ("format", "model", "epoch", "recipe", "classes", "normalizer"
 
 
 def default_run_dir(recipe_name: str, root: Path = Path("runs")) -> Path:
-    """``runs/<recipe>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``… for runs started in the same
-    second."""
-    stem = root / f"{recipe_name}-{datetime.now():%Y%m%d-%H%M%S}"
+    """Create and return ``runs/<recipe>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``… for runs
+    started in the same second. ``mkdir`` is atomic, so two processes never get one directory."""
+    stem = root / f"{recipe_name or 'run'}-{datetime.now():%Y%m%d-%H%M%S}"
     path, number = stem, 1
-    while path.exists():
-        number += 1
-        path = stem.with_name(f"{stem.name}-{number}")
-    return path
+    while True:
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            number += 1
+            path = stem.with_name(f"{stem.name}-{number}")
+        except OSError as exc:
+            raise ZooError(f"cannot create the run directory {path}: {exc.strerror}") from exc
+
+
+@contextlib.contextmanager
+def locked_run_dir(path: Path, enabled: bool = True) -> Iterator[Path]:
+    """Hold an exclusive ``flock`` on the run directory (created if missing) while the block
+    runs: one process owns a run directory at a time (design.md). A second process gets a
+    :class:`ZooError` at once; the kernel drops the lock when its holder dies, even by
+    ``kill -9``. A directory created here and left empty by a failure is removed again."""
+    if not enabled:  # DDP ranks other than 0 write nothing
+        yield path
+        return
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        handle = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise ZooError(f"cannot write the run directory {path}: {exc.strerror or exc}") from exc
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            raise ZooError(
+                f"{path} is in use by another zoo process; wait for it to finish or choose "
+                "another --out"
+            ) from None
+        try:
+            yield path
+        except BaseException:
+            if created:
+                with contextlib.suppress(OSError):
+                    path.rmdir()  # only succeeds while it is empty
+            raise
+    finally:
+        os.close(handle)  # closing the last descriptor releases the lock
 
 
 def prepare_run_dir(path: Path) -> Path:
-    """Create a new run directory and check it is writable; never reuse one that holds a run
-    (or any file a run would write)."""
+    """Create a new run directory and check it is writable; never reuse one that holds trained
+    weights (:data:`TRAINED_FILES`). Leftovers of a run stopped in its first epoch are replaced."""
     taken = [name for name in RUN_FILES if (path / name).exists()]
-    if taken:
+    if any(name in TRAINED_FILES for name in taken):
         hint = f"continue it with `zoo train --resume {path}`" if LAST in taken else "clear it"
         raise ZooError(f"{path} already holds {', '.join(taken)}; {hint} or choose another --out")
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path):
             pass
+        for name in taken:  # a first epoch that never finished: nothing of it is kept
+            (path / name).unlink()
     except OSError as exc:
         raise ZooError(f"cannot write the run directory {path}: {exc.strerror or exc}") from exc
     return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,6 +80,10 @@ def train_command(args: argparse.Namespace) -> int:
         else:
             errors.print("zoo: stopped before the first epoch finished; nothing to resume")
         return 130
+    finally:
+        if args.out is None and args.resume is None:
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()  # a default directory that a failed start left empty
     if result.is_main:
         console.print(
             f"zoo: best val_acc {result.best_val_acc:.2%}; run directory {run_dir}", markup=False

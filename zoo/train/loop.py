@@ -80,7 +80,9 @@ def train(
     ``show_progress=False`` leaves a line per epoch; ``quiet`` prints nothing."""
     dist = distributed.start(recipe.train.device)
     try:
-        return _train(recipe, run_dir, dist, data_root, resume, show_progress and not quiet, quiet)
+        with checkpoint.locked_run_dir(run_dir, enabled=dist.is_main):
+            bars = show_progress and not quiet
+            return _train(recipe, run_dir, dist, data_root, resume, bars, quiet)
     finally:
         distributed.stop(dist)
 
