@@ -243,3 +243,48 @@ def test_an_error_in_a_base_names_the_base(tmp_path):
     )
     with pytest.raises(ZooError, match=r"^[^(]*child.toml: train.epochs: Input should be"):
         load_recipe(child)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.epochs=true", "train.epochs: Input should be a valid integer (got True)"),
+        ('train.epochs="3"', "train.epochs: Input should be a valid integer (got '3')"),
+        ("train.epochs=2.0", "train.epochs: Input should be a valid integer (got 2.0)"),
+        ("train.deterministic=1", "train.deterministic: Input should be a valid boolean"),
+        ("optim.lr=true", "optim.lr: Input should be a valid number"),
+        ('optim.betas=["0.9", 0.99]', "optim.betas[0]: Input should be a valid number"),
+        ("optim.lr=inf", "optim.lr: Input should be a finite number"),
+        ("train.seed=9223372036854775808", "train.seed: Input should be less than or equal"),
+        ("train.seed=-1", "train.seed: Input should be greater than or equal to 0"),
+        ("train.epochs=10000000000", "train.epochs: Input should be less than or equal"),
+        ("data.train_size=100000000000", "data.train_size: Input should be less than or equal"),
+        ("data.seed=true", "data.seed: Input should be a valid integer"),
+        ("schedule.plateau.patience=1e3", "schedule.plateau.patience: Input should be a valid"),
+    ],
+)
+def test_a_wrong_type_or_an_absurd_number_is_an_error(tmp_path, override, message):
+    path = write(tmp_path, "a.toml", 'model = "resnet20_v1"\n')
+    with pytest.raises(ZooError) as caught:
+        load_recipe(path, [override])
+    assert message in str(caught.value) and "(from --set)" in str(caught.value)
+
+
+@given(epochs=st.integers(1, 1_000_000), seed=st.integers(0, 2**30))
+def test_every_int_within_bounds_is_read_as_itself(epochs, seed):
+    recipe = load_recipe(
+        REPO / "recipes" / "quickstart.toml", [f"train.epochs={epochs}", f"train.seed={seed}"]
+    )
+    assert (recipe.train.epochs, recipe.train.seed) == (epochs, seed)
+    assert type(recipe.train.epochs) is int
+
+
+def test_the_largest_seed_fits_every_generator_the_loader_makes():
+    import torch
+
+    from zoo.data.loader import EPOCH_STRIDE, RANK_STRIDE
+    from zoo.train.config import MAX_EPOCHS, MAX_SEED
+
+    largest = (MAX_SEED * EPOCH_STRIDE + MAX_EPOCHS) * RANK_STRIDE + RANK_STRIDE - 1
+    torch.Generator().manual_seed(largest)  # raises if it does not fit
+    torch.manual_seed(MAX_SEED)

@@ -43,10 +43,14 @@ from zoo.architectures import Network, NetworkSpec, build_network, make_spec, re
 from zoo.data import DataConfig
 from zoo.errors import ZooError
 from zoo.registry import Registry
+from zoo.tomlfile import check_nesting, loads_value, read_toml
 from zoo.train.config import OptimConfig, ScheduleConfig, TrainConfig
 from zoo.validation import first_problem
 
 RESERVED_FOR_INHERITANCE = "extends"
+
+MAX_EXTENDS_DEPTH = 16
+"""How many files an ``extends`` chain may pass through: the shipped recipes use two."""
 
 
 class PresetModel(BaseModel):
@@ -178,6 +182,7 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
         apply_override(data, keys, value, override)
         set_keys.append(".".join(keys))
     data.setdefault("name", path.stem)
+    check_nesting(data, str(path))
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
@@ -195,6 +200,10 @@ def read_with_extends(
     if resolved in chain:
         cycle = " → ".join(str(p) for p in (*chain, resolved))
         raise ZooError(f"{chain[-1]}: extends makes a cycle: {cycle}")
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise ZooError(
+            f"{chain[0]}: extends goes more than {MAX_EXTENDS_DEPTH} files deep (at {path})"
+        )
     data = read_toml(path)
     parents = data.pop(RESERVED_FOR_INHERITANCE, [])
     if isinstance(parents, str):
@@ -221,20 +230,6 @@ def flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """One TOML file; a missing or malformed file is a :class:`ZooError` (with the line)."""
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError as exc:
-        raise ZooError(f"{path}: no such recipe file") from exc
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ZooError(f"{path}: cannot read the recipe: {exc}") from exc
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ZooError(f"{path}: invalid TOML: {exc}") from exc
-
-
 def deep_merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
     """``child`` over ``base``: tables merge key by key, any other value replaces."""
     merged = dict(base)
@@ -253,7 +248,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not all(keys):
         raise ZooError(f"--set {text}: expected KEY.PATH=VALUE, e.g. --set train.epochs=3")
     try:
-        value = tomllib.loads(f"value = {raw}")["value"]
+        value = loads_value(raw)
     except tomllib.TOMLDecodeError:
         value = raw
     return keys, value

@@ -22,11 +22,13 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
 
 from zoo.errors import ZooError
+from zoo.validation import first_problem
 
 RECIPE_FILE = "recipe.toml"
 METRICS_FILE = "metrics.jsonl"
@@ -41,9 +43,81 @@ epoch, which left nothing to lose; it is used again."""
 FILE_MODE = 0o666
 """Run files get the permissions of any new file (less the umask), as ``open`` gives."""
 FORMAT = 1
-CHECKPOINT_KEYS = ("format", "model", "epoch", "recipe", "classes", "normalizer")
-"""What every zoo checkpoint holds, checked on load."""
 """The checkpoint layout version, stored under ``"format"``."""
+
+_STRICT = ConfigDict(strict=True, arbitrary_types_allowed=True, extra="allow")
+"""Checkpoint and metrics schemas: the types must be right (strict), tensors are checked with
+``isinstance``, and keys a later zoo adds are let through."""
+
+Tensor = Annotated[torch.Tensor, Field(description="a tensor")]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class MetricsRow(BaseModel):
+    """One line of ``metrics.jsonl``: one finished epoch. A loss or accuracy is ``null`` where it
+    was not finite (the row then has ``"diverged": true``)."""
+
+    model_config = _STRICT
+
+    epoch: PositiveInt
+    lr: float
+    train_loss: float | None
+    train_acc: Fraction | None
+    val_loss: float | None
+    val_acc: Fraction | None
+    seconds: float = 0.0
+    diverged: bool = False
+
+
+class NormalizerState(BaseModel):
+    """The normalisation statistics fitted on the training split."""
+
+    model_config = _STRICT
+
+    mean: Tensor
+    std: Tensor
+
+
+class Checkpoint(BaseModel):
+    """What every zoo checkpoint holds: enough to rebuild and use the trained network."""
+
+    model_config = _STRICT
+
+    format: Literal[1]
+    model: dict[str, Tensor]
+    epoch: NonNegativeInt
+    recipe: str
+    classes: list[str]
+    normalizer: NormalizerState
+
+
+class OptimizerState(BaseModel):
+    """torch's ``Optimizer.state_dict()``."""
+
+    model_config = _STRICT
+
+    state: dict[int, dict[str, Any]]
+    param_groups: list[dict[str, Any]]
+
+
+class RngState(BaseModel):
+    """torch's global random states."""
+
+    model_config = _STRICT
+
+    torch: Tensor
+    cuda: list[Tensor] | None = None
+
+
+class ResumeCheckpoint(Checkpoint):
+    """``last.pt`` as ``--resume`` needs it: the training state besides the weights."""
+
+    optimizer: OptimizerState
+    scheduler: dict[str, Any] | None
+    plateau: dict[str, Any] | None
+    rng: RngState
+    metrics: list[MetricsRow]
+    best_val_acc: float
 
 
 def default_run_dir(recipe_name: str, root: Path = Path("runs")) -> Path:
@@ -136,8 +210,11 @@ def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
     atomic_write(path, lambda file: torch.save({"format": FORMAT, **state}, file))
 
 
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Load a checkpoint safely (``weights_only=True``); bad files are one clear error."""
+def load_checkpoint(
+    path: Path, device: torch.device | str = "cpu", *, resume: bool = False
+) -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``) and check its structure (with the
+    training state too, if it is to ``resume``); bad files are one clear error."""
     if not path.is_file():
         raise ZooError(f"{path}: no such checkpoint")
     try:
@@ -156,12 +233,22 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
         raise ZooError(f"{path}: not a readable checkpoint ({exc})") from exc
     except Exception as exc:  # a file of another kind: torch raises whatever its parser meets
         raise ZooError(f"{path}: not a torch checkpoint ({type(exc).__name__}: {exc})") from exc
-    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
-    if missing:
-        raise ZooError(f"{path}: not a zoo checkpoint (no {', '.join(missing)})")
-    if state["format"] != FORMAT:
-        raise ZooError(f"{path}: checkpoint format {state['format']}; this zoo reads {FORMAT}")
+    check_checkpoint(state, path, ResumeCheckpoint if resume else Checkpoint)
     return state
+
+
+def check_checkpoint(state: Any, path: Path, schema: type[Checkpoint] = Checkpoint) -> None:
+    """Validate a loaded checkpoint's structure with ``schema``: one line naming the file and
+    the first bad key, instead of a traceback wherever the bad value is first used."""
+    if not isinstance(state, dict) or "format" not in state:
+        raise ZooError(f"{path}: not a zoo checkpoint (a dict with format, model, epoch, …)")
+    if state["format"] != FORMAT:
+        raise ZooError(f"{path}: checkpoint format {state['format']!r}; this zoo reads {FORMAT}")
+    try:
+        schema.model_validate(state)
+    except ValidationError as exc:
+        what = "a resumable checkpoint" if schema is ResumeCheckpoint else "a zoo checkpoint"
+        raise ZooError(f"{path}: not {what}: {first_problem(exc, schema)[1]}") from exc
 
 
 def _unsupported_global(error: Exception) -> str:
@@ -182,11 +269,24 @@ def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The rows of a run's ``metrics.jsonl``."""
+    """The rows of a run's ``metrics.jsonl``, each checked against :class:`MetricsRow` (strict
+    JSON: ``NaN`` and ``Infinity`` are not JSON and are refused)."""
     path = run_dir / METRICS_FILE
     if not path.is_file():
         raise ZooError(f"{run_dir}: no {METRICS_FILE}; is this a zoo run directory?")
-    try:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise ZooError(f"{path}: line {exc.lineno} is not JSON") from exc
+    rows = []
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line, parse_constant=_not_json)
+            MetricsRow.model_validate(row)
+        except (json.JSONDecodeError, ValueError) as exc:
+            reason = first_problem(exc, MetricsRow)[1] if isinstance(exc, ValidationError) else exc
+            raise ZooError(f"{path}: line {number} is not a metrics row: {reason}") from exc
+        rows.append(row)
+    return rows
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON (write null)")

@@ -137,7 +137,7 @@ def _train(
     best = -1.0
     start_epoch = 0
     if resume:
-        state = checkpoint.load_checkpoint(run_dir / checkpoint.LAST, placement.device)
+        state = checkpoint.load_checkpoint(run_dir / checkpoint.LAST, placement.device, resume=True)
         check_resumable(state, recipe, run_dir)
         load_weights(model, state["model"], run_dir / checkpoint.LAST)
         optimizer.load_state_dict(state["optimizer"])
