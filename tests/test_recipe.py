@@ -288,3 +288,53 @@ def test_the_largest_seed_fits_every_generator_the_loader_makes():
     largest = (MAX_SEED * EPOCH_STRIDE + MAX_EPOCHS) * RANK_STRIDE + RANK_STRIDE - 1
     torch.Generator().manual_seed(largest)  # raises if it does not fit
     torch.manual_seed(MAX_SEED)
+
+
+@pytest.mark.parametrize(
+    ("base", "message"),
+    [
+        ("/dev/zero", "/dev/zero: cannot read the recipe: not a regular file"),
+        (".", "cannot read the recipe: a directory"),
+        ("big.toml", "big.toml: a recipe file is at most 1024 KiB"),
+        ("fifo", "fifo: cannot read the recipe: not a regular file"),
+    ],
+)
+def test_a_base_that_is_no_regular_file_or_too_big_is_refused(tmp_path, base, message):
+    import os
+
+    write(tmp_path, "big.toml", "# padding\n" * 200_000)
+    os.mkfifo(tmp_path / "fifo")  # reading it would block for ever
+    child = write(tmp_path, "child.toml", f'extends = "{base}"\nmodel = "plain20"\n')
+    with pytest.raises(ZooError, match=message):
+        load_recipe(child)
+
+
+def test_a_long_extends_chain_is_refused(tmp_path):
+    write(tmp_path, "r0.toml", 'model = "plain20"\n')
+    for number in range(1, 1200):
+        write(tmp_path, f"r{number}.toml", f'extends = "r{number - 1}.toml"\n')
+    with pytest.raises(ZooError, match=r"r1199.toml: extends goes more than 16 files deep"):
+        load_recipe(tmp_path / "r1199.toml")
+    assert load_recipe(tmp_path / "r15.toml").network_spec().name  # 16 files are fine
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x = " + "[" * 50_000 + "]" * 50_000,
+        "x = " + "{a = " * 5_000 + "1" + "}" * 5_000,
+        "[" + ".".join(["a"] * 10_000) + "]\nb = 1\n",
+        "[" + ".".join(["a"] * 40) + "]\n",
+    ],
+)
+def test_deeply_nested_toml_is_one_error(tmp_path, text):
+    with pytest.raises(ZooError, match=r"nested (too deeply|more than 32 deep)"):
+        load_recipe(write(tmp_path, "deep.toml", text))
+
+
+def test_a_deeply_nested_set_is_refused(tmp_path):
+    path = write(tmp_path, "a.toml", 'model = "resnet20_v1"\n')
+    with pytest.raises(ZooError, match="nested more than 32 deep"):
+        load_recipe(path, [".".join(["a"] * 10_000) + "=1"])
+    with pytest.raises(ZooError, match=r"data\.augment: Input should be a valid list"):
+        load_recipe(path, ["data.augment=" + "[" * 50_000 + "]" * 50_000])

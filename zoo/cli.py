@@ -211,6 +211,7 @@ def summarize_command(args: argparse.Namespace) -> int:
     from zoo.architectures import build_network, resolve
     from zoo.inspect import summarize
     from zoo.inspect.report import comparison_lines, summary_table
+    from zoo.train.budget import check_spec
 
     reference_name = None
     if is_recipe_arg(args.model):
@@ -225,6 +226,7 @@ def summarize_command(args: argparse.Namespace) -> int:
         spec = resolve(args.model).spec()
         reference_name = args.model
         where = args.model
+    check_spec(spec, where)
     try:
         with torch.device("meta"):
             network = build_network(spec)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import tomli_w
+import torch
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -44,6 +45,7 @@ from zoo.data import DataConfig
 from zoo.errors import ZooError
 from zoo.registry import Registry
 from zoo.tomlfile import check_nesting, loads_value, read_toml
+from zoo.train.budget import check_fits, check_spec, estimate
 from zoo.train.config import OptimConfig, ScheduleConfig, TrainConfig
 from zoo.validation import first_problem
 
@@ -137,7 +139,13 @@ class Recipe(BaseModel):
         return self._source
 
     def network_spec(self) -> NetworkSpec:
-        """The :class:`NetworkSpec` of ``[model]``, in any of its three forms."""
+        """The :class:`NetworkSpec` of ``[model]``, in any of its three forms; one with more
+        blocks than zoo builds is refused here, before anything is built."""
+        spec = self._spec()
+        check_spec(spec, self.source)
+        return spec
+
+    def _spec(self) -> NetworkSpec:
         model = self.model
         if isinstance(model, NetworkSpec):
             return model.model_copy(update={"name": self.name or model.name})
@@ -157,9 +165,15 @@ class Recipe(BaseModel):
             raise ZooError(f"{key}: {exc}") from exc
 
     def build(self) -> Network:
-        """The network of ``[model]``, freshly initialised; errors name the recipe file."""
+        """The network of ``[model]``, freshly initialised; errors name the recipe file. Unless
+        it is built on the meta device, it is first sized there, and one that would not fit
+        the machine's memory is refused before any memory is taken."""
         spec = self.network_spec()
         try:
+            if torch.get_default_device().type != "meta":  # size it first, where it costs nothing
+                with torch.device("meta"):
+                    sized = build_network(spec)
+                check_fits(estimate(sized), torch.device("cpu"), "model")
             return build_network(spec)
         except ZooError as exc:
             raise ZooError(f"{self.source}: {exc}") from exc

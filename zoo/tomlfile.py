@@ -57,11 +57,12 @@ def read_text(path: Path, what: str) -> str:
         raise ZooError(f"{path}: no such {what} file") from exc
     except OSError as exc:
         raise ZooError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from exc
+    mode = os.fstat(handle).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(handle)
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise ZooError(f"{path}: cannot read the {what}: {kind}")
     with os.fdopen(handle, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise ZooError(f"{path}: cannot read the {what}: {kind}")
         try:
             data = file.read(MAX_FILE_BYTES + 1)
         except OSError as exc:

@@ -25,7 +25,7 @@ from zoo.data import DeviceLoader, Normalizer, load_data
 from zoo.data.splits import DataSplits
 from zoo.errors import CheckFailed, ZooError
 from zoo.recipe import Recipe, flatten
-from zoo.train import checkpoint, distributed
+from zoo.train import budget, checkpoint, distributed
 from zoo.train.device import Placement, choose_device, place
 from zoo.train.optim import (
     apply_schedule,
@@ -105,7 +105,7 @@ def _train(
     splits = load_splits(recipe, data_root, dist)
     model = recipe.build()
     check_classes(recipe, model, splits)
-    check_image_shape(recipe, splits)
+    check_image_shape(recipe, splits, placement.device)
     if dist.is_main and not resume:
         checkpoint.prepare_run_dir(run_dir)
     normalizer = Normalizer.fit(splits.train_images, recipe.data.normalize)
@@ -290,13 +290,19 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def check_image_shape(recipe: Recipe, splits: DataSplits) -> None:
-    """One image through the network on the meta device: a size or channel count the network
-    cannot take is one clear error before anything is written."""
+def check_image_shape(
+    recipe: Recipe, splits: DataSplits, device: torch.device | None = None
+) -> None:
+    """A batch through the network on the meta device: a size or channel count the network
+    cannot take, or activations that do not fit ``device``, is one clear error before anything
+    is written."""
     with torch.device("meta"):
         network = recipe.build()
         try:
-            network.eval()(torch.empty(1, *splits.image_shape))
+            batch = (recipe.train.batch_size, *splits.image_shape)
+            size = budget.estimate(network.eval(), batch)
+            where = device or torch.device("cpu")
+            budget.check_fits(size, where, recipe.source, recipe.train.batch_size)
         except RuntimeError as exc:
             raise ZooError(
                 f"{recipe.source}: the network cannot take {splits.name}'s images of shape "
