@@ -8,31 +8,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from zoo.commands import COMMANDS, command, console, errors, load_recipe_arg
 from zoo.errors import CheckFailed, ZooError
 
-console = Console()
-errors = Console(stderr=True)
+__all__ = ["COMMANDS", "command", "console", "errors", "load_recipe_arg", "main"]
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
-
-
-def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Any]:
-    def register(function: Callable[[argparse.Namespace], int]) -> Any:
-        COMMANDS[name] = function
-        return function
-
-    return register
+BROKEN_PIPE_EXIT = 141
+"""128 + SIGPIPE: what a shell reports for a program whose reader went away (``zoo … | head``)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,7 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.showwarning = _one_line_warning
     try:
-        return COMMANDS[args.handler](args)
+        code = COMMANDS[args.handler](args)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below, not at exit
+        return code
     except ZooError as exc:
         if args.debug:
             traceback.print_exc()
@@ -53,6 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         errors.print("zoo: interrupted")
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (`zoo list | head`); stop quietly, and point stdout
+        # at /dev/null so that Python's final flush does not fail again (Python's signal docs)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
 
 
 def _one_line_warning(message: Any, category: Any, *_: Any, **__: Any) -> None:
@@ -78,7 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = sub.add_parser("summarize", help="layers, parameters, depth and MACs of a network")
     summary.add_argument("model", metavar="NAME|RECIPE", help="a model name or a recipe file")
-    summary.add_argument("--input-size", type=_input_size, default=(3, 32, 32), metavar="C,H,W")
+    summary.add_argument(
+        "--input-size",
+        type=_input_size,
+        default=(3, 32, 32),
+        metavar="C,H,W",
+        help="the size of one input image (default: 3,32,32)",
+    )
     summary.add_argument("--json", action="store_true", help="print one JSON object")
     _add_set(summary)
     summary.set_defaults(handler="summarize")
@@ -121,13 +127,6 @@ def _input_size(text: str) -> tuple[int, int, int]:
     if min(channels, height, width) < 1:
         raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
     return channels, height, width
-
-
-def load_recipe_arg(name_or_path: str, overrides: Sequence[str]):
-    """A recipe from a CLI argument: a path or a recipe name, with ``--set`` overrides."""
-    from zoo.recipe import load_recipe, locate_recipe
-
-    return load_recipe(locate_recipe(name_or_path), overrides)
 
 
 def is_recipe_arg(text: str) -> bool:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from zoo.data.augment import PAPER_CROP_PADDING, SEED_SHIFT_FRACTION, Augmentation, AugmentName
 from zoo.data.normalize import NormalizeMode
+from zoo.data.registry import datasets
 
 MAX_GENERATED = 10_000_000
 """A bound on the images of a generated data set (30 GB of 32×32 RGB): more is a typo."""
@@ -98,8 +99,6 @@ class DataConfig(BaseModel):
     @classmethod
     def _registered(cls, dataset: str) -> str:
         """A name from the data set registry, so a typo fails when the recipe loads."""
-        from zoo.data.registry import datasets  # the registry imports this module
-
         if dataset not in datasets:
             raise ValueError(datasets.unknown_name_message(dataset))
         return dataset

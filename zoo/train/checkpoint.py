@@ -162,6 +162,11 @@ def locked_run_dir(path: Path, enabled: bool = True) -> Iterator[Path]:
                 "another --out"
             ) from None
         try:
+            with tempfile.NamedTemporaryFile(dir=path):  # a read-only run fails here, not later
+                pass
+        except OSError as exc:
+            raise ZooError(f"cannot write the run directory {path}: {exc.strerror or exc}") from exc
+        try:
             yield path
         except BaseException:
             if created:
@@ -181,8 +186,6 @@ def prepare_run_dir(path: Path) -> Path:
         raise ZooError(f"{path} already holds {', '.join(taken)}; {hint} or choose another --out")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path):
-            pass
         for name in taken:  # a first epoch that never finished: nothing of it is kept
             (path / name).unlink()
     except OSError as exc:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from zoo.cli import command, console, errors, load_recipe_arg
+from zoo.commands import command, console, errors, load_recipe_arg
 from zoo.errors import ZooError
 from zoo.validation import raise_for
 
@@ -39,13 +39,21 @@ def add_commands(sub: argparse._SubParsersAction, add_set: Callable) -> None:
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
     show = data_sub.add_parser("show", help="a PNG grid of example images per class (the seed's)")
     show.add_argument("dataset", metavar="DATASET", help="cifar10, cifar100, imagefolder, shapes")
-    show.add_argument("--data-dir", type=Path, default=Path("data"), metavar="DIR")
-    show.add_argument("--out", type=Path, help="default: DATASET-examples.png")
+    show.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data"),
+        metavar="DIR",
+        help="the folder of the data set, as data.root (default: data)",
+    )
+    show.add_argument("--out", type=Path, help="default: DIR/DATASET-examples.png")
     show.set_defaults(handler="data show")
 
 
 @command("train")
 def train_command(args: argparse.Namespace) -> int:
+    from torch._dynamo.exc import BackendCompilerFailed
+
     from zoo.recipe import load_recipe
     from zoo.train.checkpoint import LAST, RECIPE_FILE, default_run_dir
     from zoo.train.loop import train
@@ -70,6 +78,13 @@ def train_command(args: argparse.Namespace) -> int:
             resume=args.resume is not None,
             show_progress=not args.no_progress,
         )
+    except BackendCompilerFailed as exc:
+        reason = str(exc.inner_exception).strip().splitlines()[0]
+        raise ZooError(
+            f"{recipe.source}: train.compile: torch.compile failed ({reason}); it needs a "
+            "working C++ compiler on CPU (see torch.compile's troubleshooting), or set "
+            "train.compile = false"
+        ) from exc
     except KeyboardInterrupt:
         if (run_dir / LAST).is_file():
             errors.print(
@@ -122,6 +137,7 @@ def data_show_command(args: argparse.Namespace) -> int:
         config = DataConfig(dataset=args.dataset, root=args.data_dir)
     except ValidationError as exc:
         raise_for(exc, "zoo data show", DataConfig)
-    path = save_example_grid(load_data(config), args.out or Path(f"{args.dataset}-examples.png"))
+    out = args.out or args.data_dir / f"{args.dataset}-examples.png"
+    path = save_example_grid(load_data(config), out)
     console.print(f"zoo: wrote {path}", markup=False)
     return 0

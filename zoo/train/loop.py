@@ -303,6 +303,15 @@ def check_image_shape(
             size = budget.estimate(network.eval(), batch)
             where = device or torch.device("cpu")
             budget.check_fits(size, where, recipe.source, recipe.train.batch_size)
+            batch_size = recipe.train.batch_size  # the last batch may be the smallest
+            smallest = len(splits.train_labels) % batch_size or batch_size
+            network.train()(torch.empty(min(smallest, 2), *splits.image_shape))
+        except ValueError as exc:  # batch norm cannot train on one value per channel
+            raise ZooError(
+                f"{recipe.source}: batch norm cannot train on a batch of one "
+                f"{'×'.join(map(str, splits.image_shape[1:]))} image ({exc}); change "
+                "train.batch_size so that no batch (the last one included) holds one image"
+            ) from exc
         except RuntimeError as exc:
             raise ZooError(
                 f"{recipe.source}: the network cannot take {splits.name}'s images of shape "

@@ -36,6 +36,9 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
         figure.savefig(out, dpi=100)
     except OSError as exc:
         raise ZooError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # matplotlib: "Format 'xyz' is not supported"
+        kinds = ", ".join(f".{kind}" for kind in figure.canvas.get_supported_filetypes())
+        raise ZooError(f"--out {out}: {exc}; use one of {kinds}") from exc
     finally:
         plt.close(figure)
     return out

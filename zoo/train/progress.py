@@ -12,10 +12,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
+
+from zoo.commands import Output
 
 if TYPE_CHECKING:
     from zoo.data.splits import DataSplits
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 REFRESH_STEPS = 25
 """Steps between reads of the running loss and accuracy."""
 
-console = Console(stderr=True)
+console = Output(stderr=True)
 
 
 class Progress:
