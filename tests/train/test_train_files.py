@@ -116,3 +116,29 @@ def test_metrics_rows_round_trip_through_strict_json(tmp_path_factory, rows):
     folder: Path = tmp_path_factory.mktemp("run")
     (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert read_metrics(folder) == rows
+
+
+def test_a_diverged_validation_is_null_in_strict_json_and_never_best(
+    run_zoo, tmp_path, monkeypatch
+):
+    import zoo.train.loop as loop
+
+    real = loop.evaluate
+    calls = []
+
+    def evaluate(*args, **kwargs):
+        loss, accuracy = real(*args, **kwargs)
+        calls.append(1)
+        return (float("inf"), 0.99) if len(calls) == 2 else (loss, accuracy)
+
+    monkeypatch.setattr(loop, "evaluate", evaluate)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(RECIPE + "[train]\nepochs = 2\nbatch_size = 8\n")
+    result = run_zoo("train", str(recipe), "--out", str(tmp_path / "run"), "--no-progress")
+    assert result.code == 0, result.err
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    second = json.loads(lines[1], parse_constant=lambda c: pytest.fail(f"{c} in metrics"))
+    assert second["val_loss"] is None and second["diverged"] is True
+    assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["epoch"] == 1
+    assert "val_loss diverged" in result.err
+    assert run_zoo("plot", str(tmp_path / "run")).code == 0

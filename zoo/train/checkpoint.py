@@ -268,7 +268,7 @@ def write_text(path: Path, text: str) -> None:
 
 def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
     """Rewrite ``metrics.jsonl`` from the rows a checkpoint holds (atomic)."""
-    write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
+    write_text(path, "".join(json.dumps(row, allow_nan=False) + "\n" for row in rows))
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:

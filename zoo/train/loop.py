@@ -197,8 +197,11 @@ def _train(
                     train_loader.samples_per_rank * dist.world_size / train_seconds, 1
                 ),
             }
+            diverged = not math.isfinite(val_loss)  # strict JSON has no Infinity: null + a flag
+            if diverged:
+                row |= {"val_loss": None, "diverged": True}
             metrics.append(row)
-            improved = val_acc > best
+            improved = not diverged and val_acc > best  # a diverged epoch never becomes best
             best = max(best, val_acc)
             if dist.is_main:
                 state = {

@@ -104,14 +104,15 @@ class Progress:
         console.print(
             f"epoch {row['epoch']:>3}/{self.epochs}  lr {row['lr']:.3g}  "
             f"loss {row['train_loss']:.4f}  acc {row['train_acc']:.2%}  "
-            f"val_loss {row['val_loss']:.4f}  val_acc {row['val_acc']:.2%}  "
+            f"val_loss {_loss(row['val_loss'])}  val_acc {row['val_acc']:.2%}  "
             f"{row['seconds']:.1f}s  {row['images_per_sec']:,.0f} img/s{mark}"
         )
 
     def finish(self, metrics: list[dict[str, Any]]) -> None:
         if not self.enabled or not metrics:
             return
-        best = max(metrics, key=lambda row: row["val_acc"])
+        finite = [row for row in metrics if not row.get("diverged")] or metrics
+        best = max(finite, key=lambda row: row["val_acc"])
         last = metrics[-1]
         table = Table(title="zoo train: summary", title_justify="left")
         for column in ("", "epoch", "val_acc", "val_loss", "train_acc", "s/epoch", "img/s"):
@@ -121,7 +122,7 @@ class Progress:
                 label,
                 str(row["epoch"]),
                 f"{row['val_acc']:.2%}",
-                f"{row['val_loss']:.4f}",
+                _loss(row["val_loss"]),
                 f"{row['train_acc']:.2%}",
                 f"{row['seconds']:.1f}",
                 f"{row['images_per_sec']:,.0f}",
@@ -130,3 +131,8 @@ class Progress:
         console.print(table)
         count = len(metrics)
         console.print(f"zoo: {count} epoch{'' if count == 1 else 's'} in {total:.0f}s")
+
+
+def _loss(value: float | None) -> str:
+    """A loss to four decimals; ``None`` is an epoch whose validation loss was not finite."""
+    return "diverged" if value is None else f"{value:.4f}"
