@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser(
         "list",
         help="list blocks, architectures or recipes",
-        usage="zoo list [blocks|architectures|recipes] [PATTERN]",
+        usage="zoo list [all|blocks|architectures|recipes] [PATTERN]",
     )
     listing.add_argument(
         "words", nargs="*", metavar="KIND PATTERN", help="what to list and a wildcard filter"
@@ -152,6 +152,8 @@ def list_command(args: argparse.Namespace) -> int:
 
     kinds = ["blocks", "architectures", "recipes"]
     words = list(args.words)
+    if words and words[0] == "all":  # the documented spelling of the default
+        words.pop(0)
     shown = [words.pop(0)] if words and words[0] in kinds else kinds
     if len(words) > 1:
         raise ZooError(f"zoo list takes a kind ({', '.join(kinds)}) and one PATTERN, got {words}")

@@ -110,7 +110,7 @@ def test_eval_with_and_without_tta(run_zoo, tiny_recipe, cifar_root, tmp_path, t
     plain = run_zoo("eval", str(out / "best.pt"), "--data-dir", str(cifar_root))
     tta = run_zoo("eval", str(out / "best.pt"), "--data-dir", str(cifar_root), "--tta")
     assert plain.code == tta.code == 0
-    assert "test loss" in plain.out and "test accuracy" in plain.out
+    assert "validation loss" in plain.out and "validation accuracy" in plain.out
     assert "with flip TTA" in tta.out
 
 

@@ -24,7 +24,7 @@ def add_commands(sub: argparse._SubParsersAction, add_set: Callable) -> None:
     add_set(train)
     train.set_defaults(handler="train")
 
-    evaluate = sub.add_parser("eval", help="test loss and accuracy of a checkpoint")
+    evaluate = sub.add_parser("eval", help="validation loss and accuracy of a checkpoint")
     evaluate.add_argument("checkpoint", type=Path, metavar="CHECKPOINT")
     evaluate.add_argument("--tta", action="store_true", help="average with the mirrored image")
     evaluate.add_argument("--data-dir", type=Path, metavar="DIR", help="instead of data.root")
