@@ -149,3 +149,8 @@ def test_python_dash_m_zoo_is_the_same_program():
         check=False,
     )
     assert result.returncode == 2 and result.stderr.startswith("zoo: error: resnet_v1: depth")
+
+
+def test_list_all_with_a_pattern_as_the_docs_write_it(run_zoo):
+    result = run_zoo("list", "all", "resnet2*")
+    assert result.code == 0 and "resnet20_v1" in result.out and "Blocks" not in result.out

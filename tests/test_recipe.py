@@ -244,3 +244,98 @@ def test_an_error_in_a_base_names_the_base(tmp_path):
     )
     with pytest.raises(ZooError, match=r"^[^(]*child.toml: train.epochs: Input should be"):
         load_recipe(child)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.epochs=true", "train.epochs: Input should be a valid integer (got True)"),
+        ('train.epochs="3"', "train.epochs: Input should be a valid integer (got '3')"),
+        ("train.epochs=2.0", "train.epochs: Input should be a valid integer (got 2.0)"),
+        ("train.deterministic=1", "train.deterministic: Input should be a valid boolean"),
+        ("optim.lr=true", "optim.lr: Input should be a valid number"),
+        ('optim.betas=["0.9", 0.99]', "optim.betas[0]: Input should be a valid number"),
+        ("optim.lr=inf", "optim.lr: Input should be a finite number"),
+        ("train.seed=9223372036854775808", "train.seed: Input should be less than or equal"),
+        ("train.seed=-1", "train.seed: Input should be greater than or equal to 0"),
+        ("train.epochs=10000000000", "train.epochs: Input should be less than or equal"),
+        ("data.train_size=100000000000", "data.train_size: Input should be less than or equal"),
+        ("data.seed=true", "data.seed: Input should be a valid integer"),
+        ("schedule.plateau.patience=1e3", "schedule.plateau.patience: Input should be a valid"),
+    ],
+)
+def test_a_wrong_type_or_an_absurd_number_is_an_error(tmp_path, override, message):
+    path = write(tmp_path, "a.toml", 'model = "resnet20_v1"\n')
+    with pytest.raises(ZooError) as caught:
+        load_recipe(path, [override])
+    assert message in str(caught.value) and "(from --set)" in str(caught.value)
+
+
+@given(epochs=st.integers(1, 1_000_000), seed=st.integers(0, 2**30))
+def test_every_int_within_bounds_is_read_as_itself(epochs, seed):
+    recipe = load_recipe(
+        REPO / "recipes" / "quickstart.toml", [f"train.epochs={epochs}", f"train.seed={seed}"]
+    )
+    assert (recipe.train.epochs, recipe.train.seed) == (epochs, seed)
+    assert type(recipe.train.epochs) is int
+
+
+def test_the_largest_seed_fits_every_generator_the_loader_makes():
+    import torch
+
+    from zoo.data.loader import EPOCH_STRIDE, RANK_STRIDE
+    from zoo.train.config import MAX_EPOCHS, MAX_SEED
+
+    largest = (MAX_SEED * EPOCH_STRIDE + MAX_EPOCHS) * RANK_STRIDE + RANK_STRIDE - 1
+    torch.Generator().manual_seed(largest)  # raises if it does not fit
+    torch.manual_seed(MAX_SEED)
+
+
+@pytest.mark.parametrize(
+    ("base", "message"),
+    [
+        ("/dev/zero", "/dev/zero: cannot read the recipe: not a regular file"),
+        (".", "cannot read the recipe: a directory"),
+        ("big.toml", "big.toml: a recipe file is at most 1024 KiB"),
+        ("fifo", "fifo: cannot read the recipe: not a regular file"),
+    ],
+)
+def test_a_base_that_is_no_regular_file_or_too_big_is_refused(tmp_path, base, message):
+    import os
+
+    write(tmp_path, "big.toml", "# padding\n" * 200_000)
+    os.mkfifo(tmp_path / "fifo")  # reading it would block for ever
+    child = write(tmp_path, "child.toml", f'extends = "{base}"\nmodel = "plain20"\n')
+    with pytest.raises(ZooError, match=message):
+        load_recipe(child)
+
+
+def test_a_long_extends_chain_is_refused(tmp_path):
+    write(tmp_path, "r0.toml", 'model = "plain20"\n')
+    for number in range(1, 1200):
+        write(tmp_path, f"r{number}.toml", f'extends = "r{number - 1}.toml"\n')
+    with pytest.raises(ZooError, match=r"r1199.toml: extends goes more than 16 files deep"):
+        load_recipe(tmp_path / "r1199.toml")
+    assert load_recipe(tmp_path / "r15.toml").network_spec().name  # 16 files are fine
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x = " + "[" * 50_000 + "]" * 50_000,
+        "x = " + "{a = " * 5_000 + "1" + "}" * 5_000,
+        "[" + ".".join(["a"] * 10_000) + "]\nb = 1\n",
+        "[" + ".".join(["a"] * 40) + "]\n",
+    ],
+)
+def test_deeply_nested_toml_is_one_error(tmp_path, text):
+    with pytest.raises(ZooError, match=r"nested (too deeply|more than 32 deep)"):
+        load_recipe(write(tmp_path, "deep.toml", text))
+
+
+def test_a_deeply_nested_set_is_refused(tmp_path):
+    path = write(tmp_path, "a.toml", 'model = "resnet20_v1"\n')
+    with pytest.raises(ZooError, match="nested more than 32 deep"):
+        load_recipe(path, [".".join(["a"] * 10_000) + "=1"])
+    with pytest.raises(ZooError, match=r"data\.augment: Input should be a valid list"):
+        load_recipe(path, ["data.augment=" + "[" * 50_000 + "]" * 50_000])

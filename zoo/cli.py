@@ -8,31 +8,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from zoo.commands import COMMANDS, command, console, errors, load_recipe_arg
 from zoo.errors import CheckFailed, ZooError
 
-console = Console()
-errors = Console(stderr=True)
+__all__ = ["COMMANDS", "command", "console", "errors", "load_recipe_arg", "main"]
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
-
-
-def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Any]:
-    def register(function: Callable[[argparse.Namespace], int]) -> Any:
-        COMMANDS[name] = function
-        return function
-
-    return register
+BROKEN_PIPE_EXIT = 141
+"""128 + SIGPIPE: what a shell reports for a program whose reader went away (``zoo … | head``)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,7 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.showwarning = _one_line_warning
     try:
-        return COMMANDS[args.handler](args)
+        code = COMMANDS[args.handler](args)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below, not at exit
+        return code
     except ZooError as exc:
         if args.debug:
             traceback.print_exc()
@@ -53,6 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         errors.print("zoo: interrupted")
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (`zoo list | head`); stop quietly, and point stdout
+        # at /dev/null so that Python's final flush does not fail again (Python's signal docs)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
 
 
 def _one_line_warning(message: Any, category: Any, *_: Any, **__: Any) -> None:
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser(
         "list",
         help="list blocks, architectures or recipes",
-        usage="zoo list [blocks|architectures|recipes] [PATTERN]",
+        usage="zoo list [all|blocks|architectures|recipes] [PATTERN]",
     )
     listing.add_argument(
         "words", nargs="*", metavar="KIND PATTERN", help="what to list and a wildcard filter"
@@ -129,13 +129,6 @@ def _input_size(text: str) -> tuple[int, int, int]:
     return channels, height, width
 
 
-def load_recipe_arg(name_or_path: str, overrides: Sequence[str]):
-    """A recipe from a CLI argument: a path or a recipe name, with ``--set`` overrides."""
-    from zoo.recipe import load_recipe, locate_recipe
-
-    return load_recipe(locate_recipe(name_or_path), overrides)
-
-
 def is_recipe_arg(text: str) -> bool:
     """A recipe rather than a model: a path, or a name that is a recipe's and no model's."""
     from zoo.architectures import resolve
@@ -159,6 +152,8 @@ def list_command(args: argparse.Namespace) -> int:
 
     kinds = ["blocks", "architectures", "recipes"]
     words = list(args.words)
+    if words and words[0] == "all":  # the documented spelling of the default
+        words.pop(0)
     shown = [words.pop(0)] if words and words[0] in kinds else kinds
     if len(words) > 1:
         raise ZooError(f"zoo list takes a kind ({', '.join(kinds)}) and one PATTERN, got {words}")

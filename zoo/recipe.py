@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import tomli_w
+import torch
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -40,16 +41,21 @@ from pydantic import (
 )
 from torch import nn
 
-from zoo.architectures import NetworkSpec, make_spec, resolve
+from zoo.architectures import NetworkSpec, build_network, make_spec, resolve
 from zoo.architectures.create import build_from_spec
 from zoo.architectures.external import build_external, is_external
 from zoo.data import DataConfig
 from zoo.errors import ZooError
 from zoo.registry import Registry
+from zoo.tomlfile import check_nesting, loads_value, read_toml
+from zoo.train.budget import check_fits, estimate
 from zoo.train.config import OptimConfig, ScheduleConfig, TrainConfig
 from zoo.validation import first_problem
 
 RESERVED_FOR_INHERITANCE = "extends"
+
+MAX_EXTENDS_DEPTH = 16
+"""How many files an ``extends`` chain may pass through: the shipped recipes use two."""
 
 
 WEIGHTS_DESCRIPTION = (
@@ -129,6 +135,17 @@ class Recipe(BaseModel):
 
     _source: str = PrivateAttr("recipe")
 
+    @field_validator("name")
+    @classmethod
+    def _plain_file_name(cls, name: str) -> str:
+        """The run directory is ``runs/<name>-<time>``: a name with a path in it would put the
+        run anywhere on disk (``../../x``, ``/abs/path``)."""
+        if name in (".", "..") or any(c in name for c in "/\\") or not name.isprintable():
+            raise ValueError(
+                "a run name must be a plain file name (no /, \\, control characters, . or ..)"
+            )
+        return name
+
     @field_validator("model", mode="before")
     @classmethod
     def _preset_shorthand(cls, value: Any) -> Any:
@@ -164,7 +181,9 @@ class Recipe(BaseModel):
 
     def build(self, *, weights: bool = True) -> nn.Module:
         """The network of ``[model]``, with its ``weights`` (``weights=False``: freshly
-        initialised, as for a summary on the meta device); errors name the recipe file."""
+        initialised, as for a summary on the meta device); errors name the recipe file. Unless
+        it is built on the meta device, a zoo network is first sized there, and one that would
+        not fit the machine's memory is refused before any memory is taken."""
         model = self.model
         source = model.weights if weights else None
         if isinstance(model, PresetModel) and is_external(model.preset):
@@ -175,6 +194,10 @@ class Recipe(BaseModel):
         spec = self.network_spec()
         name = model.preset if isinstance(model, PresetModel) else spec.name
         try:
+            if torch.get_default_device().type != "meta":  # size it first, where it costs nothing
+                with torch.device("meta"):
+                    sized = build_network(spec)
+                check_fits(estimate(sized), torch.device("cpu"), "model")
             return build_from_spec(spec, source, False, name)
         except ZooError as exc:
             raise ZooError(f"{self.source}: {exc}") from exc
@@ -197,6 +220,7 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
         apply_override(data, keys, value, override)
         set_keys.append(".".join(keys))
     data.setdefault("name", path.stem)
+    check_nesting(data, str(path))
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
@@ -214,6 +238,10 @@ def read_with_extends(
     if resolved in chain:
         cycle = " → ".join(str(p) for p in (*chain, resolved))
         raise ZooError(f"{chain[-1]}: extends makes a cycle: {cycle}")
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise ZooError(
+            f"{chain[0]}: extends goes more than {MAX_EXTENDS_DEPTH} files deep (at {path})"
+        )
     data = read_toml(path)
     parents = data.pop(RESERVED_FOR_INHERITANCE, [])
     if isinstance(parents, str):
@@ -240,20 +268,6 @@ def flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """One TOML file; a missing or malformed file is a :class:`ZooError` (with the line)."""
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError as exc:
-        raise ZooError(f"{path}: no such recipe file") from exc
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ZooError(f"{path}: cannot read the recipe: {exc}") from exc
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ZooError(f"{path}: invalid TOML: {exc}") from exc
-
-
 def deep_merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
     """``child`` over ``base``: tables merge key by key, any other value replaces."""
     merged = dict(base)
@@ -272,7 +286,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not all(keys):
         raise ZooError(f"--set {text}: expected KEY.PATH=VALUE, e.g. --set train.epochs=3")
     try:
-        value = tomllib.loads(f"value = {raw}")["value"]
+        value = loads_value(raw)
     except tomllib.TOMLDecodeError:
         value = raw
     return keys, value

@@ -136,7 +136,7 @@ class Registry(Generic[T]):
             origin = point.dist.name if point.dist is not None else point.value
             try:
                 obj = point.load()
-            except Exception as exc:  # any import error in third-party code must not stop zoo
+            except (Exception, SystemExit) as exc:  # third-party code must not stop zoo
                 message = f"{type(exc).__name__}: {exc}"
                 self._broken[point.name] = BrokenEntry(point.name, origin, message)
                 warnings.warn(

@@ -49,10 +49,20 @@ def _message(error: dict[str, Any]) -> str:
     return error["msg"].removeprefix("Value error, ")
 
 
+GOT_WIDTH = 60
+"""The longest value quoted in a message; a longer one (a tensor, a long list) is named by type,
+so the message stays one line."""
+
+
 def _got(error: dict[str, Any]) -> str:
     """`` (got 2)`` for a value; nothing for a whole table, which would bury the message."""
     value = error.get("input")
-    return "" if isinstance(value, dict) else f" (got {value!r})"
+    if isinstance(value, dict):
+        return ""
+    text = repr(value)
+    if len(text) > GOT_WIDTH or "\n" in text:
+        text = f"a {type(value).__name__}"
+    return f" (got {text})"
 
 
 def first_problem(exc: ValidationError, root: type[BaseModel] | None = None) -> tuple[str, str]:

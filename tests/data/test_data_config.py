@@ -75,9 +75,12 @@ def test_example_grid_has_a_row_per_class(tmp_path: Path) -> None:
     path = save_example_grid(splits, tmp_path / "out" / "grid.png", per_class=4)
     grid = pil_to_tensor(Image.open(path))
     offset = 2
-    assert grid.shape == (3, 10 * (32 + offset) + offset, 4 * (32 + offset) + offset)
+    margin = grid.shape[2] - (4 * (32 + offset) + offset)  # the class names, on the left
+    assert grid.shape[1] == 10 * (32 + offset) + offset and margin > 0
     first = splits.train_images[splits.train_labels == 0][0]
-    assert torch.equal(grid[:, offset : offset + 32, offset : offset + 32], first)
+    left = margin + offset
+    assert torch.equal(grid[:, offset : offset + 32, left : left + 32], first)
+    assert (grid[:, :, :margin] < 128).any()  # text in the margin
 
 
 def test_example_grid_leaves_missing_examples_black(tmp_path: Path) -> None:
@@ -86,6 +89,7 @@ def test_example_grid_leaves_missing_examples_black(tmp_path: Path) -> None:
         images, torch.tensor([0, 0, 1]), images, torch.tensor([0, 1, 1]), ["a", "b"], "t"
     )
     grid = pil_to_tensor(Image.open(save_example_grid(splits, tmp_path / "g.png", per_class=2)))
+    grid = grid[:, :, grid.shape[2] - 22 :]  # without the margin of class names
     assert (grid[:, 12:20, 12:20] == 0).all() and (grid[:, 12:20, 2:10] == 200).all()
 
 

@@ -81,9 +81,7 @@ def test_empty_class_folder_is_reported(tmp_path: Path, tiny4: TinyCifar) -> Non
     write_image_folder(tiny4, tmp_path)
     (tmp_path / "train" / "empty").mkdir()
     (tmp_path / "val" / "empty").mkdir()
-    with pytest.raises(
-        ZooError, match=r"imagefolder: .*train: Found no valid file for the classes empty"
-    ):
+    with pytest.raises(ZooError, match=r"imagefolder: .*train/empty has no images \(endings: .jpg"):
         load(tmp_path)
 
 
@@ -94,3 +92,26 @@ def test_val_folder_optional_with_val_split(tmp_path: Path, tiny4: TinyCifar) ->
     assert len(splits.train_labels) == 15 and len(splits.val_labels) == 5
     with pytest.raises(ZooError, match=r"no folder .*val"):
         load(tmp_path)
+
+
+def test_a_symlink_loop_ends_and_loads_each_image_once(tmp_path: Path, tiny4: TinyCifar) -> None:
+    write_image_folder(tiny4, tmp_path)
+    plain = load(tmp_path)
+    first = sorted((tmp_path / "train").iterdir())[0]
+    (first / "up").symlink_to("..")  # train/<class>/up -> train: a loop through every class
+    (first / "self").symlink_to(".")
+    looped = load(tmp_path)  # would hang, or load a class's images again under up/ and self/
+    assert torch.equal(looped.train_images, plain.train_images)
+    assert torch.equal(looped.train_labels, plain.train_labels)
+
+
+def test_a_decompression_bomb_is_a_bad_image(
+    tmp_path: Path, tiny4: TinyCifar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    write_image_folder(tiny4, tmp_path)
+    for limit in (1000, 400):  # 32×32 = 1024 pixels: over the warning limit, then over twice it
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+        with pytest.raises(ZooError, match=r"imagefolder: .*\.png is a decompression bomb"):
+            load(tmp_path)

@@ -110,7 +110,7 @@ def test_eval_with_and_without_tta(run_zoo, tiny_recipe, cifar_root, tmp_path, t
     plain = run_zoo("eval", str(out / "best.pt"), "--data-dir", str(cifar_root))
     tta = run_zoo("eval", str(out / "best.pt"), "--data-dir", str(cifar_root), "--tta")
     assert plain.code == tta.code == 0
-    assert "test loss" in plain.out and "test accuracy" in plain.out
+    assert "validation loss" in plain.out and "validation accuracy" in plain.out
     assert "with flip TTA" in tta.out
 
 
@@ -331,12 +331,59 @@ def test_a_directory_with_any_run_file_is_not_reused(
 
 
 def test_default_run_directories_never_collide(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
     from zoo.train.checkpoint import default_run_dir
 
-    first = default_run_dir("r", tmp_path)
-    first.mkdir()
-    second = default_run_dir("r", tmp_path)
-    assert second != first and second.name.startswith(first.name)
+    with ThreadPoolExecutor(8) as pool:  # all in the same second: each gets its own directory
+        made = list(pool.map(lambda _: default_run_dir("r", tmp_path), range(16)))
+    assert len(set(made)) == 16 and all(path.is_dir() for path in made)
+    assert all(path.name.startswith(made[0].name.split("-2")[0]) for path in made)
+
+
+def test_a_locked_run_directory_is_refused_and_untouched(run_zoo, tmp_path, train_tiny):
+    from zoo.train.checkpoint import locked_run_dir
+
+    out = tmp_path / "run"
+    with locked_run_dir(out):  # as another `zoo train --out run` would hold it
+        result = train_tiny()
+        assert result.code == 2 and "in use by another zoo process" in result.err
+        assert list(out.iterdir()) == []
+        resumed = run_zoo("train", "--resume", str(out))
+        assert resumed.code == 2
+    assert train_tiny("--set", "train.epochs=1").code == 0  # released when the holder is done
+
+
+def test_the_lock_is_released_after_an_error_and_an_empty_new_directory_removed(tmp_path):
+    from zoo.errors import ZooError
+    from zoo.train.checkpoint import locked_run_dir
+
+    out = tmp_path / "new"
+    with pytest.raises(ZooError), locked_run_dir(out):
+        raise ZooError("bad data")
+    assert not out.exists()
+    with locked_run_dir(out):
+        pass
+    with locked_run_dir(out):  # the lock of the first block is gone
+        pass
+    assert out.is_dir()
+
+
+def test_a_run_stopped_in_its_first_epoch_leaves_a_reusable_directory(tmp_path, train_tiny):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "recipe.toml").write_text("# written when a killed run started\n")
+    result = train_tiny("--set", "train.epochs=1")
+    assert result.code == 0, result.err
+    assert (out / "last.pt").is_file() and "resnet8_v1" in (out / "recipe.toml").read_text()
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/abs/path", "..", "a\\b", "tab\there"])
+def test_a_run_name_that_is_a_path_is_refused(run_zoo, tiny_recipe, tmp_path, name, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_zoo("train", str(tiny_recipe), "--set", f"name={name!r}")
+    assert result.code == 2 and "name: a run name must be a plain file name" in result.err
+    assert not (tmp_path / "runs").exists() and not (tmp_path.parent / "escaped").exists()
 
 
 def test_a_network_that_cannot_take_the_images_fails_before_writing(run_zoo, cifar_root, tmp_path):

@@ -285,9 +285,17 @@ def feature_info(spec: NetworkSpec) -> list[dict[str, Any]]:
     return info
 
 
+MAX_BLOCKS = 10_000
+"""Blocks in a network: resnet1202_v1 has 601, so this is far beyond any published net; a
+spec with more (a depth of 99,999,998 by name) is refused before anything is built."""
+
+
 def build_network(spec: NetworkSpec, features_only: bool = False) -> nn.Module:
     """The one builder: a :class:`Network` from any spec, blocks looked up in the registry;
     with ``features_only``, a :class:`FeatureNetwork` of the stem and stages alone."""
+    count = sum(stage.depth for stage in spec.stages) + (spec.stem is not None)
+    if count > MAX_BLOCKS:
+        raise ZooError(f"the network has {count:,} blocks; zoo builds at most {MAX_BLOCKS:,}")
     channels = spec.in_channels
     stem: nn.Module = nn.Identity()
     if spec.stem is not None:

@@ -131,15 +131,15 @@ def read_python_batch(path: Path, files: CifarFiles) -> tuple[Tensor, Tensor]:
     data, labels = batch[b"data"], batch[files.label_key]
     if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2):
         raise ZooError(f"{path}: b'data' is not a uint8 (N, {PIXELS}) array; the file is corrupt")
-    if data.shape[1] != PIXELS or len(labels) != data.shape[0]:
-        raise ZooError(
-            f"{path}: b'data' has shape {data.shape} and there are {len(labels)} labels; "
-            f"expected (N, {PIXELS}) and N labels"
-        )
     try:
         label_tensor = torch.tensor(labels, dtype=torch.int64)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise ZooError(f"{path}: {files.label_key!r} is not a list of integers") from exc
+    if data.shape[1] != PIXELS or label_tensor.shape != (data.shape[0],):
+        raise ZooError(
+            f"{path}: b'data' has shape {data.shape} and {files.label_key!r} has shape "
+            f"{tuple(label_tensor.shape)}; expected (N, {PIXELS}) and (N,): one label per image"
+        )
     images = torch.from_numpy(np.ascontiguousarray(data)).view(-1, *IMAGE_SHAPE)
     return images, label_tensor
 

@@ -16,12 +16,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from zoo.data.augment import PAPER_CROP_PADDING, SEED_SHIFT_FRACTION, Augmentation, AugmentName
 from zoo.data.normalize import NormalizeMode
+from zoo.data.registry import datasets
+
+MAX_GENERATED = 10_000_000
+"""A bound on the images of a generated data set (30 GB of 32×32 RGB): more is a typo."""
+
+MAX_PADDING = 1024
+"""A bound on ``crop_padding``: far beyond any image zoo trains on."""
 
 
 class DataConfig(BaseModel):
     """Where the images come from and how a training batch is made from them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     dataset: str = Field(
         "cifar10",
@@ -30,6 +37,7 @@ class DataConfig(BaseModel):
     )
     root: Path = Field(
         Path("data"),
+        strict=False,  # TOML gives a string
         description="Folder that holds the data set (for CIFAR the folder that contains "
         "cifar-10-batches-py/; for imagefolder the folder with train/ and val/).",
     )
@@ -49,6 +57,7 @@ class DataConfig(BaseModel):
     crop_padding: int = Field(
         PAPER_CROP_PADDING,
         ge=0,
+        le=MAX_PADDING,
         description='Zero padding on each side before the random crop of "crop" (paper: 4).',
     )
     normalize: NormalizeMode = Field(
@@ -66,6 +75,7 @@ class DataConfig(BaseModel):
     seed: int = Field(
         0,
         ge=0,
+        le=2**63 - 1,  # shapes seeds with 2·seed + 1, which torch takes as a 64-bit number
         description="Seed for the held-out validation split and for generated data sets.",
     )
     download: bool = Field(
@@ -75,11 +85,13 @@ class DataConfig(BaseModel):
     train_size: int = Field(
         10_000,
         gt=0,
+        le=MAX_GENERATED,
         description="Number of training images of a generated data set (shapes).",
     )
     val_size: int = Field(
         2_000,
         gt=0,
+        le=MAX_GENERATED,
         description="Number of validation images of a generated data set (shapes).",
     )
 
@@ -87,8 +99,6 @@ class DataConfig(BaseModel):
     @classmethod
     def _registered(cls, dataset: str) -> str:
         """A name from the data set registry, so a typo fails when the recipe loads."""
-        from zoo.data.registry import datasets  # the registry imports this module
-
         if dataset not in datasets:
             raise ValueError(datasets.unknown_name_message(dataset))
         return dataset

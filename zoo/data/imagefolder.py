@@ -5,8 +5,11 @@ Layout under ``[data] root``::
     train/<class>/*.png|*.jpg|...
     val/<class>/...
 
-Files are found by torchvision's own ``find_classes``/``make_dataset`` (image endings as in
-``IMG_EXTENSIONS``: png, jpg, jpeg, bmp, ppm, pgm, tif, tiff, webp; other files are ignored).
+Classes are found by torchvision's own ``find_classes``; image files (endings as in
+``IMG_EXTENSIONS``: png, jpg, jpeg, bmp, ppm, pgm, tif, tiff, webp; other files are ignored) by a
+walk that follows symlinks but visits each real directory once, so a link loop (``a/up -> ..``)
+neither hangs nor loads the same images again. A decompression bomb (an image beyond PIL's
+``MAX_IMAGE_PIXELS``) is reported as a bad image.
 Classes are the folder names under ``train/``, sorted (torchvision's ``find_classes``); ``val/``
 must have the same class folders. ``val/`` may be absent when ``val_split`` holds out part of the
 training set instead. All images must have one size, since a batch is one tensor.
@@ -14,11 +17,19 @@ training set instead. All images must have one size, since a batch is one tensor
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torch import Tensor
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset, pil_loader
+from torchvision.datasets.folder import (
+    IMG_EXTENSIONS,
+    find_classes,
+    has_file_allowed_extension,
+    pil_loader,
+)
 from torchvision.transforms.v2.functional import pil_to_tensor
 
 from zoo.data.config import DataConfig
@@ -48,19 +59,54 @@ def _read(path: Path) -> Tensor:
     deprecated since torchvision 0.29).
     """
     try:
-        return pil_to_tensor(pil_loader(str(path)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return pil_to_tensor(pil_loader(str(path)))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ZooError(f"imagefolder: {path} is a decompression bomb: {exc}") from exc
     except (OSError, ValueError, SyntaxError) as exc:  # PIL reports some broken PNGs as syntax
         raise ZooError(f"imagefolder: cannot decode {path}: {exc}") from exc
 
 
+def image_files(folder: Path, seen: set[tuple[int, int]]) -> list[Path]:
+    """The image files under ``folder``, sorted, symlinks followed. A directory whose (device,
+    inode) is in ``seen`` is skipped, and each visited one is added: a symlink loop ends, and
+    nothing is read twice."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        key = _identity(Path(root))
+        if key in seen:
+            dirs.clear()  # a directory reached again through a link: not again, not below
+            continue
+        seen.add(key)
+        dirs.sort()
+        found += [
+            Path(root, name)
+            for name in sorted(files)
+            if has_file_allowed_extension(name, IMG_EXTENSIONS)
+        ]
+    return found
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_dev, info.st_ino
+
+
 def read_split(folder: Path, classes: list[str]) -> tuple[Tensor, Tensor]:
     """All images under ``folder/<class>/`` stacked to ``(N, 3, H, W)``, and their labels."""
-    try:
-        samples = make_dataset(
-            folder, {name: i for i, name in enumerate(classes)}, extensions=IMG_EXTENSIONS
-        )
-    except FileNotFoundError as exc:
-        raise ZooError(f"imagefolder: {folder}: {exc}") from None
+    samples = []
+    # the split folder and every class folder are walked from their own place only: a link
+    # to one of them from inside a class (``up -> ..``) is not followed
+    seen = {_identity(folder), *(_identity(folder / name) for name in classes)}
+    for label, name in enumerate(classes):
+        seen.discard(_identity(folder / name))
+        files = image_files(folder / name, seen)
+        if not files:
+            raise ZooError(
+                f"imagefolder: {folder / name} has no images (endings: {', '.join(IMG_EXTENSIONS)})"
+            )
+        samples += [(path, label) for path in files]
     images: list[Tensor] = []
     first = Path(samples[0][0])
     for path, _ in samples:

@@ -8,12 +8,15 @@ group, so a recipe can name them without zoo importing arbitrary code.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from zoo.data.config import DataConfig
 from zoo.data.splits import DataSplits, hold_out
 from zoo.registry import Registry
 
-DatasetLoader = Callable[[DataConfig], DataSplits]
+if TYPE_CHECKING:  # the config validates names against this registry: it imports this module
+    from zoo.data.config import DataConfig
+
+DatasetLoader = Callable[["DataConfig"], DataSplits]
 """What a data set registers: a function from the ``[data]`` table to loaded splits."""
 
 datasets: Registry[DatasetLoader] = Registry("dataset", group="zoo.datasets")

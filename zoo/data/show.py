@@ -1,8 +1,8 @@
 """A PNG of example images, one row per class: the seed's "Ejemplos de imagenes de cada clase".
 
 The seed draws ten training images of each class on a canvas with a 2-pixel offset between them;
-here torchvision's ``make_grid``/``save_image`` do the layout. ``zoo data show DATASET`` calls
-:func:`save_example_grid`.
+here torchvision's ``make_grid`` does the layout and PIL writes each row's class name in a margin
+on the left. ``zoo data show DATASET`` calls :func:`save_example_grid`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torchvision.utils import save_image
+from PIL import Image, ImageDraw, ImageFont
+from torchvision.transforms.v2.functional import to_pil_image
+from torchvision.utils import make_grid
 
-from zoo.data.normalize import MAX_PIXEL
 from zoo.data.splits import DataSplits
+from zoo.errors import ZooError
 
 SEED_OFFSET = 2
 """Pixels between neighbouring images (the seed's ``offset=2``)."""
+
+LABEL_MARGIN = 4
+"""Pixels around a class name in the left margin."""
 
 
 def example_images(splits: DataSplits, per_class: int = 10) -> torch.Tensor:
@@ -32,9 +37,26 @@ def example_images(splits: DataSplits, per_class: int = 10) -> torch.Tensor:
 def save_example_grid(
     splits: DataSplits, path: Path | str, per_class: int = 10, offset: int = SEED_OFFSET
 ) -> Path:
-    """Write the grid of examples (a row per class, ``per_class`` columns) as a PNG to ``path``."""
+    """Write the grid of examples (a row per class, ``per_class`` columns, the class name on the
+    left of each row) as an image to ``path``; the format follows its ending (PIL's)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    images = example_images(splits, per_class).float() / MAX_PIXEL
-    save_image(images, path, nrow=per_class, padding=offset)
+    grid = to_pil_image(
+        make_grid(example_images(splits, per_class), nrow=per_class, padding=offset)
+    )
+    font = ImageFont.load_default()
+    draw = ImageDraw.Draw(grid)
+    margin = max(int(draw.textlength(name, font=font)) for name in splits.classes)
+    labelled = Image.new("RGB", (grid.width + margin + 2 * LABEL_MARGIN, grid.height), "white")
+    labelled.paste(grid, (margin + 2 * LABEL_MARGIN, 0))
+    draw = ImageDraw.Draw(labelled)
+    row_height = splits.image_shape[1] + offset
+    for row, name in enumerate(splits.classes):
+        draw.text((LABEL_MARGIN, offset + row * row_height), name, fill="black", font=font)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        labelled.save(path)
+    except ValueError as exc:  # PIL: "unknown file extension"
+        raise ZooError(f"--out {path}: {exc}; use an image ending such as .png or .jpg") from exc
+    except OSError as exc:
+        raise ZooError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path

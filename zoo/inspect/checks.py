@@ -101,14 +101,9 @@ def load_reference(path: Path | None = None) -> dict[str, Any]:
     if path is None:
         text = resources.files("zoo.inspect").joinpath("reference.toml").read_text("utf-8")
         return tomllib.loads(text)
-    try:
-        return tomllib.loads(Path(path).read_text("utf-8"))
-    except FileNotFoundError as exc:
-        raise ZooError(f"{path}: no such reference file") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ZooError(f"{path}: cannot read the reference file ({exc})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ZooError(f"{path}: invalid TOML: {exc}") from exc
+    from zoo.inspect.reference import read_reference
+
+    return read_reference(Path(path))
 
 
 def audit(pattern: str = "*", reference: Mapping[str, Any] | None = None) -> list[PresetAudit]:

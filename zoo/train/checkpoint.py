@@ -10,6 +10,9 @@ previous checkpoint loadable. Checkpoints hold only tensors and plain data and a
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import pickle
@@ -18,21 +21,27 @@ import secrets
 import tempfile
 import tomllib
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import tomli_w
 import torch
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
 
 from zoo.errors import ZooError
+from zoo.validation import first_problem
 
 RECIPE_FILE = "recipe.toml"
 METRICS_FILE = "metrics.jsonl"
 LAST = "last.pt"
 BEST = "best.pt"
 RUN_FILES = (RECIPE_FILE, METRICS_FILE, LAST, BEST)
+TRAINED_FILES = (LAST, BEST)
+"""The files that hold trained weights: a directory with either holds a run and is never reused.
+A directory with only ``recipe.toml`` (and ``metrics.jsonl``) is a run stopped in its first
+epoch, which left nothing to lose; it is used again."""
 
 FILE_MODE = 0o666
 """Run files get the permissions of any new file (less the umask), as ``open`` gives."""
@@ -40,32 +49,151 @@ FORMAT = 2
 """The checkpoint layout version, stored under ``"format"``: 2 since stages are the papers'
 stages and the classifier is ``head.fc``."""
 READABLE_FORMATS = (1, 2)
-CHECKPOINT_KEYS = ("format", "model", "epoch", "recipe", "classes", "normalizer")
-"""What every zoo checkpoint holds, checked on load."""
+"""Format 1 is read too: its weights are renamed as they load (zoo.architectures.weights)."""
+
+_STRICT = ConfigDict(strict=True, arbitrary_types_allowed=True, extra="allow")
+"""Checkpoint and metrics schemas: the types must be right (strict), tensors are checked with
+``isinstance``, and keys a later zoo adds are let through."""
+
+Tensor = Annotated[torch.Tensor, Field(description="a tensor")]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class MetricsRow(BaseModel):
+    """One line of ``metrics.jsonl``: one finished epoch. A loss or accuracy is ``null`` where it
+    was not finite (the row then has ``"diverged": true``)."""
+
+    model_config = _STRICT
+
+    epoch: PositiveInt
+    lr: float
+    train_loss: float | None
+    train_acc: Fraction | None
+    val_loss: float | None
+    val_acc: Fraction | None
+    seconds: float = 0.0
+    diverged: bool = False
+
+
+class NormalizerState(BaseModel):
+    """The normalisation statistics fitted on the training split."""
+
+    model_config = _STRICT
+
+    mean: Tensor
+    std: Tensor
+
+
+class Checkpoint(BaseModel):
+    """What every zoo checkpoint holds: enough to rebuild and use the trained network."""
+
+    model_config = _STRICT
+
+    format: Literal[1, 2]
+    model: dict[str, Tensor]
+    epoch: NonNegativeInt
+    recipe: str
+    classes: list[str]
+    normalizer: NormalizerState
+
+
+class OptimizerState(BaseModel):
+    """torch's ``Optimizer.state_dict()``."""
+
+    model_config = _STRICT
+
+    state: dict[int, dict[str, Any]]
+    param_groups: list[dict[str, Any]]
+
+
+class RngState(BaseModel):
+    """torch's global random states."""
+
+    model_config = _STRICT
+
+    torch: Tensor
+    cuda: list[Tensor] | None = None
+
+
+class ResumeCheckpoint(Checkpoint):
+    """``last.pt`` as ``--resume`` needs it: the training state besides the weights."""
+
+    optimizer: OptimizerState
+    scheduler: dict[str, Any] | None
+    plateau: dict[str, Any] | None
+    rng: RngState
+    metrics: list[MetricsRow]
+    best_val_acc: float
 
 
 def default_run_dir(recipe_name: str, root: Path = Path("runs")) -> Path:
-    """``runs/<recipe>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``… for runs started in the same
-    second."""
-    stem = root / f"{recipe_name}-{datetime.now():%Y%m%d-%H%M%S}"
+    """Create and return ``runs/<recipe>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``… for runs
+    started in the same second. ``mkdir`` is atomic, so two processes never get one directory."""
+    stem = root / f"{recipe_name or 'run'}-{datetime.now():%Y%m%d-%H%M%S}"
     path, number = stem, 1
-    while path.exists():
-        number += 1
-        path = stem.with_name(f"{stem.name}-{number}")
-    return path
+    while True:
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            number += 1
+            path = stem.with_name(f"{stem.name}-{number}")
+        except OSError as exc:
+            raise ZooError(f"cannot create the run directory {path}: {exc.strerror}") from exc
+
+
+@contextlib.contextmanager
+def locked_run_dir(path: Path, enabled: bool = True) -> Iterator[Path]:
+    """Hold an exclusive ``flock`` on the run directory (created if missing) while the block
+    runs: one process owns a run directory at a time (design.md). A second process gets a
+    :class:`ZooError` at once; the kernel drops the lock when its holder dies, even by
+    ``kill -9``. A directory created here and left empty by a failure is removed again."""
+    if not enabled:  # DDP ranks other than 0 write nothing
+        yield path
+        return
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        handle = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise ZooError(f"cannot write the run directory {path}: {exc.strerror or exc}") from exc
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            raise ZooError(
+                f"{path} is in use by another zoo process; wait for it to finish or choose "
+                "another --out"
+            ) from None
+        try:
+            with tempfile.NamedTemporaryFile(dir=path):  # a read-only run fails here, not later
+                pass
+        except OSError as exc:
+            raise ZooError(f"cannot write the run directory {path}: {exc.strerror or exc}") from exc
+        try:
+            yield path
+        except BaseException:
+            if created:
+                with contextlib.suppress(OSError):
+                    path.rmdir()  # only succeeds while it is empty
+            raise
+    finally:
+        os.close(handle)  # closing the last descriptor releases the lock
 
 
 def prepare_run_dir(path: Path) -> Path:
-    """Create a new run directory and check it is writable; never reuse one that holds a run
-    (or any file a run would write)."""
+    """Create a new run directory and check it is writable; never reuse one that holds trained
+    weights (:data:`TRAINED_FILES`). Leftovers of a run stopped in its first epoch are replaced."""
     taken = [name for name in RUN_FILES if (path / name).exists()]
-    if taken:
+    if any(name in TRAINED_FILES for name in taken):
         hint = f"continue it with `zoo train --resume {path}`" if LAST in taken else "clear it"
         raise ZooError(f"{path} already holds {', '.join(taken)}; {hint} or choose another --out")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path):
-            pass
+        for name in taken:  # a first epoch that never finished: nothing of it is kept
+            (path / name).unlink()
     except OSError as exc:
         raise ZooError(f"cannot write the run directory {path}: {exc.strerror or exc}") from exc
     return path
@@ -91,18 +219,17 @@ def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
     atomic_write(path, lambda file: torch.save({"format": FORMAT, **state}, file))
 
 
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Load a zoo checkpoint safely (``weights_only=True``); bad files are one clear error.
-    Checkpoints of format 1 (stages before they were the papers' stages) are read too: their
-    weights are renamed when they are loaded into a network (:mod:`zoo.architectures.weights`)."""
+def load_checkpoint(
+    path: Path, device: torch.device | str = "cpu", *, resume: bool = False
+) -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``) and check its structure (with the
+    training state too, if it is to ``resume``); bad files are one clear error. Checkpoints of
+    format 1 (before stages were the papers' stages) are read too: their recipe is migrated
+    here, their weights when they are loaded into a network (:mod:`zoo.architectures.weights`)."""
     if not path.is_file():
         raise ZooError(f"{path}: no such checkpoint")
     state = load_tensors(path, device)
-    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
-    if missing:
-        raise ZooError(f"{path}: not a zoo checkpoint (no {', '.join(missing)})")
-    if state["format"] not in READABLE_FORMATS:
-        raise ZooError(f"{path}: checkpoint format {state['format']}; this zoo reads {FORMAT}")
+    check_checkpoint(state, path, ResumeCheckpoint if resume else Checkpoint)
     if state["format"] == 1:
         state["recipe"] = migrate_recipe(state["recipe"], path)
     return state
@@ -158,11 +285,15 @@ def format_1_changes(model: Any) -> dict[str, str]:
 
 
 def resume_overrides(run_dir: Path) -> list[str]:
-    """``--set`` overrides that resume a run of format 1 as the network it was trained as."""
-    state = load_checkpoint(run_dir / LAST)
-    if state["format"] != 1:
+    """``--set`` overrides that resume a run of format 1 as the network it was trained as (the
+    checkpoint itself is checked when the run resumes)."""
+    state = load_tensors(run_dir / LAST)
+    if not isinstance(state, dict) or state.get("format") != 1:
         return []
-    model = tomllib.loads(state["recipe"]).get("model") if isinstance(state["recipe"], str) else {}
+    try:
+        model = tomllib.loads(state["recipe"]).get("model")
+    except (KeyError, TypeError, tomllib.TOMLDecodeError):
+        return []
     return [f'{key}="{value}"' for key, value in format_1_changes(model).items()]
 
 
@@ -188,6 +319,23 @@ def load_tensors(path: Path, device: torch.device | str = "cpu") -> Any:
     return state
 
 
+def check_checkpoint(state: Any, path: Path, schema: type[Checkpoint] = Checkpoint) -> None:
+    """Validate a loaded checkpoint's structure with ``schema``: one line naming the file and
+    the first bad key, instead of a traceback wherever the bad value is first used."""
+    if not isinstance(state, dict) or "format" not in state:
+        raise ZooError(f"{path}: not a zoo checkpoint (a dict with format, model, epoch, …)")
+    if state["format"] not in READABLE_FORMATS:
+        raise ZooError(
+            f"{path}: checkpoint format {state['format']!r}; this zoo reads "
+            f"{', '.join(map(str, READABLE_FORMATS))}"
+        )
+    try:
+        schema.model_validate(state)
+    except ValidationError as exc:
+        what = "a resumable checkpoint" if schema is ResumeCheckpoint else "a zoo checkpoint"
+        raise ZooError(f"{path}: not {what}: {first_problem(exc, schema)[1]}") from exc
+
+
 def _unsupported_global(error: Exception) -> str:
     """The global torch refused (``posix.system``), from its message, without colour codes."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
@@ -202,15 +350,28 @@ def write_text(path: Path, text: str) -> None:
 
 def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
     """Rewrite ``metrics.jsonl`` from the rows a checkpoint holds (atomic)."""
-    write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
+    write_text(path, "".join(json.dumps(row, allow_nan=False) + "\n" for row in rows))
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The rows of a run's ``metrics.jsonl``."""
+    """The rows of a run's ``metrics.jsonl``, each checked against :class:`MetricsRow` (strict
+    JSON: ``NaN`` and ``Infinity`` are not JSON and are refused)."""
     path = run_dir / METRICS_FILE
     if not path.is_file():
         raise ZooError(f"{run_dir}: no {METRICS_FILE}; is this a zoo run directory?")
-    try:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise ZooError(f"{path}: line {exc.lineno} is not JSON") from exc
+    rows = []
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line, parse_constant=_not_json)
+            MetricsRow.model_validate(row)
+        except (json.JSONDecodeError, ValueError) as exc:
+            reason = first_problem(exc, MetricsRow)[1] if isinstance(exc, ValidationError) else exc
+            raise ZooError(f"{path}: line {number} is not a metrics row: {reason}") from exc
+        rows.append(row)
+    return rows
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON (write null)")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from zoo.cli import command, console, errors, load_recipe_arg
+from zoo.commands import command, console, errors, load_recipe_arg
 from zoo.errors import ZooError
 from zoo.validation import raise_for
 
@@ -23,7 +24,7 @@ def add_commands(sub: argparse._SubParsersAction, add_set: Callable) -> None:
     add_set(train)
     train.set_defaults(handler="train")
 
-    evaluate = sub.add_parser("eval", help="test loss and accuracy of a checkpoint")
+    evaluate = sub.add_parser("eval", help="validation loss and accuracy of a checkpoint")
     evaluate.add_argument("checkpoint", type=Path, metavar="CHECKPOINT")
     evaluate.add_argument("--tta", action="store_true", help="average with the mirrored image")
     evaluate.add_argument("--data-dir", type=Path, metavar="DIR", help="instead of data.root")
@@ -38,13 +39,21 @@ def add_commands(sub: argparse._SubParsersAction, add_set: Callable) -> None:
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
     show = data_sub.add_parser("show", help="a PNG grid of example images per class (the seed's)")
     show.add_argument("dataset", metavar="DATASET", help="cifar10, cifar100, imagefolder, shapes")
-    show.add_argument("--data-dir", type=Path, default=Path("data"), metavar="DIR")
-    show.add_argument("--out", type=Path, help="default: DATASET-examples.png")
+    show.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data"),
+        metavar="DIR",
+        help="the folder of the data set, as data.root (default: data)",
+    )
+    show.add_argument("--out", type=Path, help="default: DIR/DATASET-examples.png")
     show.set_defaults(handler="data show")
 
 
 @command("train")
 def train_command(args: argparse.Namespace) -> int:
+    from torch._dynamo.exc import BackendCompilerFailed
+
     from zoo.recipe import load_recipe
     from zoo.train.checkpoint import LAST, RECIPE_FILE, default_run_dir, resume_overrides
     from zoo.train.loop import train
@@ -70,6 +79,13 @@ def train_command(args: argparse.Namespace) -> int:
             resume=args.resume is not None,
             show_progress=not args.no_progress,
         )
+    except BackendCompilerFailed as exc:
+        reason = str(exc.inner_exception).strip().splitlines()[0]
+        raise ZooError(
+            f"{recipe.source}: train.compile: torch.compile failed ({reason}); it needs a "
+            "working C++ compiler on CPU (see torch.compile's troubleshooting), or set "
+            "train.compile = false"
+        ) from exc
     except KeyboardInterrupt:
         if (run_dir / LAST).is_file():
             errors.print(
@@ -80,6 +96,10 @@ def train_command(args: argparse.Namespace) -> int:
         else:
             errors.print("zoo: stopped before the first epoch finished; nothing to resume")
         return 130
+    finally:
+        if args.out is None and args.resume is None:
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()  # a default directory that a failed start left empty
     if result.is_main:
         console.print(
             f"zoo: best val_acc {result.best_val_acc:.2%}; run directory {run_dir}", markup=False
@@ -118,6 +138,7 @@ def data_show_command(args: argparse.Namespace) -> int:
         config = DataConfig(dataset=args.dataset, root=args.data_dir)
     except ValidationError as exc:
         raise_for(exc, "zoo data show", DataConfig)
-    path = save_example_grid(load_data(config), args.out or Path(f"{args.dataset}-examples.png"))
+    out = args.out or args.data_dir / f"{args.dataset}-examples.png"
+    path = save_example_grid(load_data(config), out)
     console.print(f"zoo: wrote {path}", markup=False)
     return 0

@@ -19,21 +19,40 @@ from pydantic import (
     model_validator,
 )
 
-UnitInterval = Annotated[float, Field(ge=0.0, lt=1.0)]
+from zoo.data.loader import EPOCH_STRIDE, RANK_STRIDE
+
+UnitInterval = Annotated[float, Field(ge=0.0, lt=1.0, strict=True)]
+
+STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+"""Every recipe table: unknown keys are errors, and so is a value of the wrong type (pydantic's
+strict mode: ``epochs = true`` or ``epochs = "3"`` is refused, not read as 1 or 3), and so is
+``inf`` or ``nan`` where a number is meant."""
+
+MAX_EPOCHS = 1_000_000
+"""A sane bound on epochs (and patience); below the loader's ``EPOCH_STRIDE``, which keeps the
+generator seeds of different epochs apart."""
+
+MAX_BATCH_SIZE = 2**20
+MAX_STEPS = 10**9
+"""Bounds that no real run reaches, so that a typo cannot ask for an absurd amount of work."""
+
+MAX_SEED = 2**64 // (EPOCH_STRIDE * RANK_STRIDE) - 1
+"""The loader mixes (seed, epoch, rank) into one generator seed, ``(seed·E + epoch)·R + rank``,
+which torch takes as an unsigned 64-bit number; this is the largest seed that always fits."""
 
 
 class OptimConfig(BaseModel):
     """The optimiser (``torch.optim``) and what weight decay applies to."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     name: Literal["sgd", "adam", "adamw"] = Field("sgd", description="torch.optim optimiser")
     lr: PositiveFloat = Field(0.1, description="base learning rate")
     momentum: NonNegativeFloat = Field(0.9, description="SGD momentum")
     nesterov: bool = Field(False, description="SGD Nesterov momentum")
     betas: tuple[UnitInterval, UnitInterval] = Field(
-        (0.9, 0.999), description="Adam/AdamW betas, each in [0, 1)"
-    )
+        (0.9, 0.999), strict=False, description="Adam/AdamW betas, each in [0, 1)"
+    )  # strict=False: TOML gives a list; the numbers in it stay strict
     eps: PositiveFloat = Field(
         1e-8, description="Adam/AdamW epsilon (torch's default; Keras' is 1e-7)"
     )
@@ -62,26 +81,30 @@ class OptimConfig(BaseModel):
 class PlateauConfig(BaseModel):
     """Keras/torch ReduceLROnPlateau on the validation loss."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     factor: PositiveFloat = Field(0.31622776601683794, description="lr multiplier (seed: √0.1)")
-    patience: PositiveInt = Field(5, description="epochs without improvement before reducing")
+    patience: PositiveInt = Field(
+        5, le=MAX_EPOCHS, description="epochs without improvement before reducing"
+    )
     min_lr: NonNegativeFloat = Field(0.5e-6, description="lower bound on the lr")
 
 
 class WarmupConfig(BaseModel):
     """A constant low lr for the first steps: He et al. 2015 train ResNet-110 at 0.01 first."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     lr: PositiveFloat = Field(0.01, description="the warm-up learning rate")
-    steps: PositiveInt = Field(400, description="optimiser steps at that rate (paper: ~400)")
+    steps: PositiveInt = Field(
+        400, le=MAX_STEPS, description="optimiser steps at that rate (paper: ~400)"
+    )
 
 
 class ScheduleConfig(BaseModel):
     """How the learning rate changes over training."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     name: Literal["constant", "steps", "cosine", "onecycle"] = Field(
         "steps", description="constant, piecewise steps, cosine annealing, or one-cycle"
@@ -120,11 +143,15 @@ class ScheduleConfig(BaseModel):
 class TrainConfig(BaseModel):
     """The training loop."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
-    epochs: PositiveInt = Field(164, description="passes over the training set")
-    batch_size: PositiveInt = Field(128, description="images per optimiser step (per process)")
-    seed: int = Field(0, description="seeds torch, the data order and augmentation")
+    epochs: PositiveInt = Field(164, le=MAX_EPOCHS, description="passes over the training set")
+    batch_size: PositiveInt = Field(
+        128, le=MAX_BATCH_SIZE, description="images per optimiser step (per process)"
+    )
+    seed: int = Field(
+        0, ge=0, le=MAX_SEED, description="seeds torch, the data order and augmentation"
+    )
     deterministic: bool = Field(
         False, description="deterministic kernels: two CPU runs give bit-identical weights"
     )

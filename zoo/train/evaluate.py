@@ -1,4 +1,4 @@
-"""``zoo eval``: a checkpoint's test loss and accuracy, optionally with flip test-time
+"""``zoo eval``: a checkpoint's validation loss and accuracy, optionally with flip test-time
 augmentation. The checkpoint carries its recipe, classes and normalisation statistics, so
 nothing else is needed but the data."""
 
@@ -51,5 +51,5 @@ def evaluate_checkpoint(
     normalizer = Normalizer(state["normalizer"]["mean"], state["normalizer"]["std"])
     loader = evaluation_loader(splits, normalizer, placement)
     loss, accuracy = evaluate(model, loader, placement, tta=tta)
-    split = "test" if recipe.data.val_split == 0 else "held-out validation"
+    split = "validation" if recipe.data.val_split == 0 else "held-out validation"
     return Evaluation(recipe.name, split, loss, accuracy)

@@ -27,7 +27,7 @@ from zoo.data import DeviceLoader, Normalizer, load_data
 from zoo.data.splits import DataSplits
 from zoo.errors import CheckFailed, ZooError
 from zoo.recipe import Recipe, flatten
-from zoo.train import checkpoint, distributed
+from zoo.train import budget, checkpoint, distributed
 from zoo.train.device import Placement, choose_device, compile_mode, place
 from zoo.train.optim import (
     apply_schedule,
@@ -82,7 +82,9 @@ def train(
     ``show_progress=False`` leaves a line per epoch; ``quiet`` prints nothing."""
     dist = distributed.start(recipe.train.device)
     try:
-        return _train(recipe, run_dir, dist, data_root, resume, show_progress and not quiet, quiet)
+        with checkpoint.locked_run_dir(run_dir, enabled=dist.is_main):
+            bars = show_progress and not quiet
+            return _train(recipe, run_dir, dist, data_root, resume, bars, quiet)
     finally:
         distributed.stop(dist)
 
@@ -105,7 +107,7 @@ def _train(
     splits = load_splits(recipe, data_root, dist)
     model = recipe.build(weights=not resume)  # a resumed run's weights come from its checkpoint
     check_classes(recipe, model, splits)
-    check_image_shape(recipe, splits)
+    check_image_shape(recipe, splits, placement.device)
     normalizer = Normalizer.fit(splits.train_images, recipe.data.normalize)
     train_loader = DeviceLoader(
         splits.train_images,
@@ -143,7 +145,7 @@ def _train(
     best = -1.0
     start_epoch = 0
     if resume:
-        state = checkpoint.load_checkpoint(run_dir / checkpoint.LAST, placement.device)
+        state = checkpoint.load_checkpoint(run_dir / checkpoint.LAST, placement.device, resume=True)
         check_resumable(state, recipe, run_dir)
         load_weights(model, state, run_dir / checkpoint.LAST)
         optimizer.load_state_dict(state["optimizer"])
@@ -199,8 +201,11 @@ def _train(
                     len(train_loader) * config.batch_size * dist.world_size / train_seconds, 1
                 ),
             }
+            diverged = not math.isfinite(val_loss)  # strict JSON has no Infinity: null + a flag
+            if diverged:
+                row |= {"val_loss": None, "diverged": True}
             metrics.append(row)
-            improved = val_acc > best
+            improved = not diverged and val_acc > best  # a diverged epoch never becomes best
             best = max(best, val_acc)
             if dist.is_main:
                 state = {
@@ -292,13 +297,27 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def check_image_shape(recipe: Recipe, splits: DataSplits) -> None:
-    """One image through the network on the meta device: a size or channel count the network
-    cannot take is one clear error before anything is written."""
+def check_image_shape(
+    recipe: Recipe, splits: DataSplits, device: torch.device | None = None
+) -> None:
+    """A batch through the network on the meta device: a size or channel count the network
+    cannot take, or activations that do not fit ``device``, is one clear error before anything
+    is written."""
     with torch.device("meta"):
         network = recipe.build(weights=False)
         try:
-            network.eval()(torch.empty(1, *splits.image_shape))
+            batch = (recipe.train.batch_size, *splits.image_shape)
+            size = budget.estimate(network.eval(), batch)
+            where = device or torch.device("cpu")
+            budget.check_fits(size, where, recipe.source, recipe.train.batch_size)
+            batch_size = recipe.train.batch_size  # training batches are all full (drop_last)
+            network.train()(torch.empty(min(batch_size, 2), *splits.image_shape))
+        except ValueError as exc:  # batch norm cannot train on one value per channel
+            raise ZooError(
+                f"{recipe.source}: batch norm cannot train on a batch of one "
+                f"{'×'.join(map(str, splits.image_shape[1:]))} image ({exc}); change "
+                "train.batch_size so that no batch (the last one included) holds one image"
+            ) from exc
         except RuntimeError as exc:
             raise ZooError(
                 f"{recipe.source}: the network cannot take {splits.name}'s images of shape "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from zoo.errors import ZooError
@@ -23,8 +24,9 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
     epochs = [row["epoch"] for row in rows]
     figure, (loss, accuracy, lr) = plt.subplots(1, 3, figsize=(15, 4))
     for axes, key, title in ((loss, "loss", "loss"), (accuracy, "acc", "accuracy")):
-        axes.plot(epochs, [row[f"train_{key}"] for row in rows], label="train")
-        axes.plot(epochs, [row[f"val_{key}"] for row in rows], label="validation")
+        for split, label in (("train", "train"), ("val", "validation")):
+            values = [row[f"{split}_{key}"] for row in rows]  # null (diverged): a gap
+            axes.plot(epochs, [math.nan if v is None else v for v in values], label=label)
         axes.set(title=title, xlabel="epoch")
         axes.legend()
     lr.plot(epochs, [row["lr"] for row in rows])
@@ -36,6 +38,9 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
         figure.savefig(out, dpi=100)
     except OSError as exc:
         raise ZooError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # matplotlib: "Format 'xyz' is not supported"
+        kinds = ", ".join(f".{kind}" for kind in figure.canvas.get_supported_filetypes())
+        raise ZooError(f"--out {out}: {exc}; use one of {kinds}") from exc
     finally:
         plt.close(figure)
     return out

@@ -13,10 +13,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
+
+from zoo.commands import Output
 
 if TYPE_CHECKING:
     from zoo.data.splits import DataSplits
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 REFRESH_STEPS = 25
 """Steps between reads of the running loss and accuracy."""
 
-console = Console(stderr=True)
+console = Output(stderr=True)
 
 
 class Progress:
@@ -115,14 +116,15 @@ class Progress:
         console.print(
             f"epoch {row['epoch']:>3}/{self.epochs}  lr {row['lr']:.3g}  "
             f"loss {row['train_loss']:.4f}  acc {row['train_acc']:.2%}  "
-            f"val_loss {row['val_loss']:.4f}  val_acc {row['val_acc']:.2%}  "
+            f"val_loss {_loss(row['val_loss'])}  val_acc {row['val_acc']:.2%}  "
             f"{row['seconds']:.1f}s  {row['images_per_sec']:,.0f} img/s{mark}"
         )
 
     def finish(self, metrics: list[dict[str, Any]]) -> None:
         if not self.enabled or not metrics:
             return
-        best = max(metrics, key=lambda row: row["val_acc"])
+        finite = [row for row in metrics if not row.get("diverged")] or metrics
+        best = max(finite, key=lambda row: row["val_acc"])
         last = metrics[-1]
         table = Table(title="zoo train: summary", title_justify="left")
         for column in ("", "epoch", "val_acc", "val_loss", "train_acc", "s/epoch", "img/s"):
@@ -132,7 +134,7 @@ class Progress:
                 label,
                 str(row["epoch"]),
                 f"{row['val_acc']:.2%}",
-                f"{row['val_loss']:.4f}",
+                _loss(row["val_loss"]),
                 f"{row['train_acc']:.2%}",
                 f"{row['seconds']:.1f}",
                 f"{row['images_per_sec']:,.0f}",
@@ -141,3 +143,8 @@ class Progress:
         console.print(table)
         count = len(metrics)
         console.print(f"zoo: {count} epoch{'' if count == 1 else 's'} in {total:.0f}s")
+
+
+def _loss(value: float | None) -> str:
+    """A loss to four decimals; ``None`` is an epoch whose validation loss was not finite."""
+    return "diverged" if value is None else f"{value:.4f}"
