@@ -18,7 +18,7 @@ import secrets
 import tempfile
 import tomllib
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -91,14 +91,18 @@ def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
     atomic_write(path, lambda file: torch.save({"format": FORMAT, **state}, file))
 
 
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+def load_checkpoint(
+    path: Path, device: torch.device | str = "cpu", required: Sequence[str] = CHECKPOINT_KEYS
+) -> dict[str, Any]:
     """Load a zoo checkpoint safely (``weights_only=True``); bad files are one clear error.
     Checkpoints of format 1 (stages before they were the papers' stages) are read too: their
-    weights are renamed when they are loaded into a network (:mod:`zoo.architectures.weights`)."""
+    weights are renamed when they are loaded into a network (:mod:`zoo.architectures.weights`).
+    ``required`` are the keys the caller needs (inference can do without ``classes``, which
+    early checkpoints lack)."""
     if not path.is_file():
         raise ZooError(f"{path}: no such checkpoint")
     state = load_tensors(path, device)
-    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    missing = [key for key in required if not isinstance(state, dict) or key not in state]
     if missing:
         raise ZooError(f"{path}: not a zoo checkpoint (no {', '.join(missing)})")
     if state["format"] not in READABLE_FORMATS:

@@ -1,0 +1,101 @@
+"""``zoo predict``, ``zoo export`` and ``zoo runs``: thin wrappers of the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+
+from zoo.cli import command, console, errors
+from zoo.errors import ZooError
+
+SHOWN_UNREADABLE = 3
+"""Unreadable images named in the one line that reports them."""
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    predict = sub.add_parser("predict", help="the top classes of images, by a trained model")
+    predict.add_argument(
+        "checkpoint",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="best.pt, last.pt, a run directory or an exported .safetensors",
+    )
+    predict.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    predict.add_argument("--top-k", type=int, default=5, metavar="K", help="classes per image")
+    predict.add_argument("--json", action="store_true", help="print one JSON list")
+    predict.add_argument(
+        "--batch-size", type=int, default=None, metavar="B", help="images per batch (default 256)"
+    )
+    predict.add_argument("--device", default="auto", metavar="D", help="auto, cpu, cuda, mps")
+    predict.add_argument(
+        "--classes",
+        metavar="NAMES",
+        help="class names for a checkpoint without them: a,b,c or a file with one per line",
+    )
+    predict.set_defaults(handler="predict")
+
+
+def parse_classes(text: str | None) -> list[str] | None:
+    """``--classes``: a file with one name per line, or names separated by commas."""
+    if text is None:
+        return None
+    path = Path(text)
+    names = path.read_text().splitlines() if path.is_file() else text.split(",")
+    names = [name.strip() for name in names if name.strip()]
+    if not names:
+        raise ZooError(f"--classes {text!r} names no classes")
+    return names
+
+
+@command("predict")
+def predict_command(args: argparse.Namespace) -> int:
+    from zoo.deploy.predict import DEFAULT_BATCH_SIZE, find_images, predict
+    from zoo.deploy.trained import load_trained
+
+    files, not_images = find_images(args.paths)
+    if not_images:
+        what = "file that is not an image" if not_images == 1 else "files that are not images"
+        errors.print(f"zoo: skipped {not_images} {what}")
+    if not files:
+        raise ZooError(f"no images in {', '.join(args.paths)}")
+    trained = load_trained(args.checkpoint, parse_classes(args.classes))
+    rows, unreadable = predict(
+        trained,
+        files,
+        top_k=args.top_k,
+        batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
+        device=args.device,
+    )
+    if unreadable:
+        named = ", ".join(unreadable[:SHOWN_UNREADABLE])
+        more = f" and {len(unreadable) - SHOWN_UNREADABLE} more" * (
+            len(unreadable) > SHOWN_UNREADABLE
+        )
+        errors.print(
+            f"zoo: skipped {_plural(len(unreadable), 'image')} that could not be read: "
+            f"{named}{more}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not rows:
+        raise ZooError(f"none of the {_plural(len(files), 'image')} could be read")
+    if args.json:
+        print(json.dumps([row.to_json() for row in rows]))
+        return 0
+    table = Table(title=Text(str(trained.source)), title_justify="left")
+    table.add_column("image", overflow="fold")
+    for rank in range(len(rows[0].top)):
+        table.add_column(f"#{rank + 1}")
+    for row in rows:
+        table.add_row(Text(row.image), *(Text(f"{name} {p:.1%}") for name, p in row.top))
+    console.print(table)
+    return 0
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
