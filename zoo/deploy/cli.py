@@ -12,6 +12,10 @@ from rich.text import Text
 from zoo.cli import command, console, errors
 from zoo.errors import ZooError
 
+FORMATS = ("onnx", "pt2", "safetensors")
+"""What ``zoo export --format`` writes (:mod:`zoo.deploy.export`, kept here so that ``--help``
+imports no torch)."""
+
 SHOWN_UNREADABLE = 3
 """Unreadable images named in the one line that reports them."""
 
@@ -37,6 +41,24 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="class names for a checkpoint without them: a,b,c or a file with one per line",
     )
     predict.set_defaults(handler="predict")
+
+    export = sub.add_parser("export", help="a trained model as ONNX, torch.export or safetensors")
+    export.add_argument(
+        "checkpoint", type=Path, metavar="CHECKPOINT", help="best.pt, last.pt or a run directory"
+    )
+    export.add_argument(
+        "--format",
+        required=True,
+        metavar="|".join(FORMATS),
+        help="onnx, pt2 (torch.export) or safetensors (with a JSON sidecar)",
+    )
+    export.add_argument("-o", "--out", type=Path, required=True, metavar="FILE")
+    export.add_argument(
+        "--classes",
+        metavar="NAMES",
+        help="class names for a checkpoint without them (as for predict)",
+    )
+    export.set_defaults(handler="export")
 
 
 def parse_classes(text: str | None) -> list[str] | None:
@@ -94,6 +116,25 @@ def predict_command(args: argparse.Namespace) -> int:
     for row in rows:
         table.add_row(Text(row.image), *(Text(f"{name} {p:.1%}") for name, p in row.top))
     console.print(table)
+    return 0
+
+
+@command("export")
+def export_command(args: argparse.Namespace) -> int:
+    from zoo.deploy.export import export
+    from zoo.deploy.trained import load_trained
+
+    if args.format not in FORMATS:
+        raise ZooError(f"unknown export format {args.format!r}; known: {', '.join(FORMATS)}")
+    trained = load_trained(args.checkpoint, parse_classes(args.classes))
+    result = export(trained, args.format, args.out)
+    console.print(
+        f"zoo: wrote {', '.join(map(str, result.files))}; largest difference from PyTorch "
+        f"{result.difference:.3g} (tolerance {result.tolerance:.3g})",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     return 0
 
 
