@@ -60,6 +60,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     export.set_defaults(handler="export")
 
+    runs = sub.add_parser("runs", help="a table of the runs in a folder, to compare them")
+    runs.add_argument(
+        "folder",
+        type=Path,
+        nargs="?",
+        default=Path("runs"),
+        metavar="FOLDER",
+        help="the folder that holds run directories (default: runs)",
+    )
+    runs.add_argument("--json", action="store_true", help="print one JSON list")
+    runs.set_defaults(handler="runs")
+
 
 def parse_classes(text: str | None) -> list[str] | None:
     """``--classes``: a file with one name per line, or names separated by commas."""
@@ -135,6 +147,46 @@ def export_command(args: argparse.Namespace) -> int:
         highlight=False,
         soft_wrap=True,
     )
+    return 0
+
+
+@command("runs")
+def runs_command(args: argparse.Namespace) -> int:
+    from zoo.train.runs import list_runs, wall_time
+
+    runs = list_runs(args.folder)
+    if args.json:
+        print(json.dumps([run.to_json() for run in runs]))
+        return 0
+    if not runs:
+        console.print(f"no runs in {args.folder}", markup=False)
+        return 0
+    table = Table(title=Text(f"Runs in {args.folder}"), title_justify="left")
+    for column in (
+        "name",
+        "network",
+        "data set",
+        "epochs",
+        "best val acc",
+        "images/s",
+        "wall time",
+        "state",
+    ):
+        justify = "right" if column in ("epochs", "best val acc", "images/s", "wall time") else None
+        table.add_column(column, justify=justify or "left", overflow="fold")
+    colours = {"finished": "green", "running": "yellow", "stopped": "red"}
+    for run in runs:
+        table.add_row(
+            Text(run.name),
+            Text(run.network),
+            Text(run.dataset),
+            f"{run.epochs_done}/{run.epochs_total if run.epochs_total is not None else '?'}",
+            f"{run.best_val_acc:.2%}" if run.best_val_acc is not None else "–",
+            f"{run.images_per_sec:,.0f}" if run.images_per_sec is not None else "–",
+            wall_time(run.wall_seconds),
+            Text(run.state, style=colours[run.state]),
+        )
+    console.print(table)
     return 0
 
 
