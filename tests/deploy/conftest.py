@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from image_files import write_image
 
 TINY_SHAPES = """
 model = "resnet8_v1"
@@ -32,15 +31,6 @@ def shapes_run(tmp_path_factory) -> Path:
     recipe.write_text(TINY_SHAPES)
     train(load_recipe(recipe), folder / "run", quiet=True)
     return folder / "run"
-
-
-def write_image(path: Path, height: int, width: int, mode: str = "RGB", seed: int = 0) -> Path:
-    """A random image of ``height`` × ``width`` in PIL ``mode``, saved by its ending."""
-    channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, channels), np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels.squeeze(-1) if channels == 1 else pixels).save(path)
-    return path
 
 
 @pytest.fixture

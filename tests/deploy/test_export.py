@@ -66,7 +66,7 @@ def test_safetensors_pair_loads_back_in_build_model_and_predict(run_zoo, shapes_
     normalised = (images - trained.mean) / trained.std
     with torch.no_grad():
         torch.testing.assert_close(network(normalised), trained.network(normalised))
-    from conftest import write_image
+    from image_files import write_image
 
     image = write_image(tmp_path / "x.png", 40, 40)
     by_pair = run_zoo("predict", str(out), str(image), "--json")

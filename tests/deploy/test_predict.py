@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import write_image
+from image_files import write_image
 from PIL import Image
 from torchvision.transforms.v2.functional import pil_to_tensor
 
@@ -108,7 +108,7 @@ def test_a_file_that_is_not_a_zoo_checkpoint_is_exit_2(run_zoo, image_folder, tm
     result = run_zoo("predict", str(tmp_path / "other.pt"), str(image_folder))
     assert result.code == 2
     *_, line = result.err.strip().splitlines()  # after the line on the skipped notes.txt
-    assert line.startswith("zoo: error: ") and "not a zoo checkpoint (no recipe" in line
+    assert line.startswith("zoo: error: ") and "not a zoo checkpoint (no format, model" in line
 
 
 def test_a_checkpoint_without_class_names_labels_by_index_or_by_classes(
