@@ -140,3 +140,8 @@ def test_image_size_prefers_the_recorded_size_then_the_data_set(shapes_run, tmp_
         tmp_path / "data"
     )
     assert image_size({**state, "recipe": recipe}) == (20, 36)
+
+
+def test_a_top_k_below_one_is_exit_2(run_zoo, shapes_run, image_folder):
+    result = run_zoo("predict", str(shapes_run), str(image_folder / "b.png"), "--top-k", "0")
+    assert result.code == 2 and "--top-k and --batch-size must be at least 1" in result.err

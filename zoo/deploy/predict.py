@@ -132,6 +132,8 @@ def predict(
 
     if top_k < 1 or batch_size < 1:
         raise ZooError("--top-k and --batch-size must be at least 1")
+    if not files:
+        return [], []
     try:
         placement = place(TrainConfig(device=device))
     except ZooError as exc:
@@ -156,8 +158,6 @@ def predict(
         values.append(top.values)  # kept on the device: one transfer at the end, no sync per batch
         indices.append(top.indices)
         decoded.append(ok)
-    if not files:
-        return [], []
     probabilities = torch.cat(values).cpu().tolist()
     classes = torch.cat(indices).cpu().tolist()
     readable = torch.cat(decoded).tolist()
