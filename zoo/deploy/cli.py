@@ -173,7 +173,9 @@ def runs_command(args: argparse.Namespace) -> int:
         "state",
     ):
         justify = "right" if column in ("epochs", "best val acc", "images/s", "wall time") else None
-        table.add_column(column, justify=justify or "left", no_wrap=column == "name")
+        table.add_column(
+            column, justify=justify or "left", no_wrap=column == "name", overflow="fold"
+        )
     colours = {"finished": "green", "running": "yellow", "stopped": "red"}
     for run in runs:
         table.add_row(
