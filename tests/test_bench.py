@@ -157,3 +157,18 @@ def test_cpu_benchmark_runs_with_ddp(tmp_path):
     ):
         assert data[key] > 0
     assert "a/b =" in result.stdout and "DDP 2 processes" in result.stdout
+
+
+@pytest.mark.slow
+def test_inference_benchmark_runs(tmp_path):
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "predict.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "predict.py"), "--images", "40", "--batch-size", "16",
+         "--repeats", "1", "--json", str(out)],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert figures["ratio"] > 0 and set(figures["runtimes"]) == {"1", "64"}
+    assert "onnxruntime" in result.stdout and "zoo predict" in result.stdout

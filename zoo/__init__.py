@@ -38,7 +38,16 @@ def build_model(
     ``torchvision/NAME``), freshly initialised or with ``weights``: a file (``.pth``, ``.pt``,
     ``.safetensors``, a zoo checkpoint or run directory), ``"torchvision"`` or a torchvision
     weights name such as ``"IMAGENET1K_V2"``. ``features_only=True`` gives the stem and stages
-    alone, returning every stage's feature map."""
+    alone, returning every stage's feature map.
+
+    ``name`` may also be the ``.safetensors`` file of ``zoo export`` (with its JSON sidecar):
+    the exported network with its weights, in eval mode."""
+    if str(name).endswith(".safetensors"):
+        from zoo.deploy.trained import load_exported
+
+        if weights is not None or features_only or params:
+            raise ZooError(f"{name}: an exported model is built as it was exported; no options")
+        return load_exported(Path(name)).network.eval()
     return create_model(name, weights=weights, features_only=features_only, **params)
 
 

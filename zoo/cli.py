@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     from zoo.train.cli import add_commands
 
     add_commands(sub, _add_set)
+    from zoo.deploy.cli import add_commands as add_deploy_commands
+
+    add_deploy_commands(sub)
     return parser
 
 

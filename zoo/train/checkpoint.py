@@ -21,7 +21,7 @@ import secrets
 import tempfile
 import tomllib
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -49,6 +49,8 @@ FORMAT = 2
 """The checkpoint layout version, stored under ``"format"``: 2 since stages are the papers'
 stages and the classifier is ``head.fc``."""
 READABLE_FORMATS = (1, 2)
+CHECKPOINT_KEYS = ("format", "model", "epoch", "recipe", "classes", "normalizer")
+"""What a zoo checkpoint holds; ``classes`` is absent from the earliest ones."""
 """Format 1 is read too: its weights are renamed as they load (zoo.architectures.weights)."""
 
 _STRICT = ConfigDict(strict=True, arbitrary_types_allowed=True, extra="allow")
@@ -93,7 +95,7 @@ class Checkpoint(BaseModel):
     model: dict[str, Tensor]
     epoch: NonNegativeInt
     recipe: str
-    classes: list[str]
+    classes: list[str] | None = None
     normalizer: NormalizerState
 
 
@@ -220,16 +222,25 @@ def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
 
 
 def load_checkpoint(
-    path: Path, device: torch.device | str = "cpu", *, resume: bool = False
+    path: Path,
+    device: torch.device | str = "cpu",
+    *,
+    resume: bool = False,
+    required: Sequence[str] = CHECKPOINT_KEYS,
 ) -> dict[str, Any]:
     """Load a checkpoint safely (``weights_only=True``) and check its structure (with the
-    training state too, if it is to ``resume``); bad files are one clear error. Checkpoints of
-    format 1 (before stages were the papers' stages) are read too: their recipe is migrated
-    here, their weights when they are loaded into a network (:mod:`zoo.architectures.weights`)."""
+    training state too, if it is to ``resume``); bad files are one clear error. ``required``
+    are the keys the caller needs (inference can do without ``classes``, which early
+    checkpoints lack). Checkpoints of format 1 (before stages were the papers' stages) are read
+    too: their recipe is migrated here, their weights when they are loaded into a network
+    (:mod:`zoo.architectures.weights`)."""
     if not path.is_file():
         raise ZooError(f"{path}: no such checkpoint")
     state = load_tensors(path, device)
     check_checkpoint(state, path, ResumeCheckpoint if resume else Checkpoint)
+    missing = [key for key in required if state.get(key) is None]
+    if missing:
+        raise ZooError(f"{path}: not a zoo checkpoint (no {', '.join(missing)})")
     if state["format"] == 1:
         state["recipe"] = migrate_recipe(state["recipe"], path)
     return state

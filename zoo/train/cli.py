@@ -30,9 +30,11 @@ def add_commands(sub: argparse._SubParsersAction, add_set: Callable) -> None:
     evaluate.add_argument("--data-dir", type=Path, metavar="DIR", help="instead of data.root")
     evaluate.set_defaults(handler="eval")
 
-    plot = sub.add_parser("plot", help="a PNG of a run's loss, accuracy and lr curves")
-    plot.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    plot.add_argument("--out", type=Path, help="default: RUN_DIR/curves.png")
+    plot = sub.add_parser("plot", help="a PNG of runs' loss, accuracy and lr curves, overlaid")
+    plot.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    plot.add_argument(
+        "--out", type=Path, help="default: RUN_DIR/curves.png, or comparison.png for several runs"
+    )
     plot.set_defaults(handler="plot")
 
     data = sub.add_parser("data", help="data sets")
@@ -123,9 +125,9 @@ def eval_command(args: argparse.Namespace) -> int:
 
 @command("plot")
 def plot_command(args: argparse.Namespace) -> int:
-    from zoo.train.plot import plot_run
+    from zoo.train.plot import plot_runs
 
-    path = plot_run(args.run_dir, args.out)
+    path = plot_runs(args.run_dirs, args.out)
     console.print(f"zoo: wrote {path}", markup=False)
     return 0
 

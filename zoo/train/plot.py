@@ -1,19 +1,37 @@
-"""``zoo plot``: a PNG of a run's loss, accuracy and learning-rate curves from metrics.jsonl."""
+"""``zoo plot``: a PNG of runs' loss, accuracy and learning-rate curves from metrics.jsonl.
+
+One run gives its training and validation curves; several are overlaid, one colour per run,
+training dashed and validation solid, so that runs can be compared — ``plain56`` against
+``resnet56_v1`` is the paper's Figure 1 (He et al. 2015).
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 from zoo.errors import ZooError
 from zoo.train.checkpoint import read_metrics
 
+COMPARISON = Path("comparison.png")
+"""Where the curves of several runs go by default (the current directory)."""
+
 
 def plot_run(run_dir: Path, out: Path | None = None) -> Path:
     """Write the curves of ``run_dir`` to ``out`` (default ``RUN_DIR/curves.png``)."""
-    rows = read_metrics(run_dir)
-    if not rows:
-        raise ZooError(f"{run_dir}: metrics.jsonl has no epochs yet")
+    return plot_runs([run_dir], out)
+
+
+def plot_runs(run_dirs: Sequence[Path], out: Path | None = None) -> Path:
+    """Write the curves of ``run_dirs``, overlaid, to ``out`` (default ``RUN_DIR/curves.png``
+    for one run, ``comparison.png`` for several)."""
+    runs = []
+    for run_dir in run_dirs:
+        rows = read_metrics(run_dir)
+        if not rows:
+            raise ZooError(f"{run_dir}: metrics.jsonl has no epochs yet")
+        runs.append((run_dir, rows))
     try:
         import matplotlib
 
@@ -21,19 +39,35 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ZooError("zoo plot needs matplotlib: pip install 'zoo[plot]'") from exc
-    epochs = [row["epoch"] for row in rows]
+    several = len(runs) > 1
     figure, (loss, accuracy, lr) = plt.subplots(1, 3, figsize=(15, 4))
-    for axes, key, title in ((loss, "loss", "loss"), (accuracy, "acc", "accuracy")):
-        for split, label in (("train", "train"), ("val", "validation")):
-            values = [row[f"{split}_{key}"] for row in rows]  # null (diverged): a gap
-            axes.plot(epochs, [math.nan if v is None else v for v in values], label=label)
-        axes.set(title=title, xlabel="epoch")
-        axes.legend()
-    lr.plot(epochs, [row["lr"] for row in rows])
+    for index, (run_dir, rows) in enumerate(runs):
+        colour = f"C{index}"
+        label = f"{run_dir.name} " if several else ""
+        epochs = [row["epoch"] for row in rows]
+        for axes, key in ((loss, "loss"), (accuracy, "acc")):
+            axes.plot(
+                epochs,
+                [_gap(row[f"train_{key}"]) for row in rows],
+                color=colour,
+                linestyle="--" if several else "-",
+                label=f"{label}train",
+            )
+            axes.plot(
+                epochs,
+                [_gap(row[f"val_{key}"]) for row in rows],
+                color=colour if several else "C1",
+                label=f"{label}validation",
+            )
+        lr.plot(epochs, [row["lr"] for row in rows], color=colour, label=run_dir.name)
+    loss.set(title="loss", xlabel="epoch")
+    accuracy.set(title="accuracy", xlabel="epoch")
     lr.set(title="learning rate", xlabel="epoch", yscale="log")
-    figure.suptitle(run_dir.name)
+    loss.legend()
+    accuracy.legend()
+    figure.suptitle(" vs ".join(run_dir.name for run_dir, _ in runs))
     figure.tight_layout()
-    out = out or run_dir / "curves.png"
+    out = out or (COMPARISON if several else runs[0][0] / "curves.png")
     try:
         figure.savefig(out, dpi=100)
     except OSError as exc:
@@ -44,3 +78,8 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
     finally:
         plt.close(figure)
     return out
+
+
+def _gap(value: float | None) -> float:
+    """A diverged epoch's null metric as a gap in the curve."""
+    return math.nan if value is None else value

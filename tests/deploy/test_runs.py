@@ -1,0 +1,58 @@
+"""``zoo runs`` and ``zoo plot`` of several runs: run directories compared."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+
+from zoo.train.runs import is_locked, wall_time
+
+
+def test_runs_lists_finished_stopped_and_running_runs(run_zoo, shapes_run, tmp_path):
+    folder = tmp_path / "runs"
+    for name in ("a-finished", "b-stopped", "c-running"):
+        shutil.copytree(shapes_run, folder / name)
+    recipe = folder / "b-stopped" / "recipe.toml"
+    recipe.write_text(recipe.read_text().replace("epochs = 1", "epochs = 4"))
+    (folder / "not-a-run").mkdir()
+    handle = os.open(folder / "c-running", os.O_RDONLY)  # what the trainer holds while it runs
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        result = run_zoo("runs", str(folder), "--json")
+        table = run_zoo("runs", str(folder))
+    finally:
+        os.close(handle)
+    assert result.code == 0, result.err
+    runs = json.loads(result.out)
+    assert [run["name"] for run in runs] == ["a-finished", "b-stopped", "c-running"]
+    assert [run["state"] for run in runs] == ["finished", "stopped", "running"]
+    metrics = json.loads((shapes_run / "metrics.jsonl").read_text().splitlines()[0])
+    first = runs[0]
+    assert (first["network"], first["dataset"]) == ("resnet8_v1", "shapes")
+    assert (first["epochs_done"], first["epochs_total"]) == (1, 1)
+    assert first["best_val_acc"] == metrics["val_acc"]
+    assert first["images_per_sec"] == metrics["images_per_sec"]
+    assert runs[1]["epochs_total"] == 4
+    for word in ("a-finished", "resnet8_v1", "shapes", "1/4", "images/s", "running", "stopped"):
+        assert word in table.out
+    assert not is_locked(folder / "c-running")  # released: the check itself holds nothing
+
+
+def test_runs_of_a_missing_folder_is_exit_2(run_zoo, tmp_path):
+    result = run_zoo("runs", str(tmp_path / "nothing"))
+    assert result.code == 2 and "no such folder of runs" in result.err
+
+
+def test_wall_time_reads_as_hours_minutes_seconds():
+    assert [wall_time(s) for s in (42.4, 185, 7620)] == ["42s", "3m05s", "2h07m"]
+
+
+def test_plot_overlays_several_runs(run_zoo, shapes_run, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(shapes_run, other)
+    out = tmp_path / "both.png"
+    result = run_zoo("plot", str(shapes_run), str(other), "--out", str(out))
+    assert result.code == 0, result.err
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,176 @@
+"""``zoo predict``: the top classes of image files, under a trained model's own preprocessing.
+
+Images of any size and mode are decoded by PIL, converted to the network's channels (RGB or
+grayscale), resized so that the shorter side is the training image size (antialiased bilinear)
+and centre-cropped to it — training saw whole images at that size, so nothing more is cropped
+away. JPEGs are decoded at a reduced scale that still covers the size (PIL's ``draft``), which
+is most of the decoding saved for large photos.
+
+A ``torch.utils.data.DataLoader`` decodes in worker processes while the network runs, and
+hands over uint8 batches (a quarter of float32's bytes); normalisation runs on the device, and
+inference runs under the trainer's fast defaults (bf16 autocast and channels_last where the
+device computes them natively: :mod:`zoo.train.device`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+from torchvision.datasets.folder import IMG_EXTENSIONS
+from torchvision.transforms.v2 import functional as F
+
+from zoo.data import Normalizer
+from zoo.deploy.trained import TrainedModel
+from zoo.errors import ZooError
+
+DEFAULT_BATCH_SIZE = 256
+"""Images per batch: large enough to keep a GPU busy, small for any CPU's memory (at 32×32)."""
+
+MAX_WORKERS = 8
+"""Decoding processes at most; fewer on a machine with fewer cores."""
+
+PROBABILITY_DIGITS = 6
+"""Probabilities in the output are rounded to this many decimals."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The top classes of one image, most probable first."""
+
+    image: str
+    top: list[tuple[str, float]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "image": self.image,
+            "top": [{"class": name, "probability": p} for name, p in self.top],
+        }
+
+
+def find_images(paths: Sequence[str | Path]) -> tuple[list[str], int]:
+    """Image files of ``paths`` in a stable order (each folder read recursively, sorted), as
+    the paths were given, and how many files were skipped for not being images."""
+    images: list[str] = []
+    not_images = 0
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file())
+        elif path.is_file():
+            found = [path]
+        else:
+            raise ZooError(f"{given}: no such file or folder")
+        for file in found:
+            if file.suffix.lower() in IMG_EXTENSIONS:
+                images.append(str(given) if file == path else str(file))
+            else:
+                not_images += 1
+    return list(dict.fromkeys(images)), not_images
+
+
+def resize_crop(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Scale ``image`` so it covers ``size`` (H, W), then crop the centre to ``size``."""
+    height, width = size
+    scale = max(height / image.height, width / image.width)
+    covering = [max(height, round(image.height * scale)), max(width, round(image.width * scale))]
+    return F.center_crop(F.resize(image, covering, antialias=True), [height, width])
+
+
+class ImageFiles(Dataset):
+    """Image files as uint8 ``(C, H, W)`` tensors at one size, each with whether it decoded."""
+
+    def __init__(self, files: Sequence[str], size: tuple[int, int], channels: int) -> None:
+        self.files = list(files)
+        self.size = size
+        self.channels = channels
+        self.mode = "L" if channels == 1 else "RGB"
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, bool]:
+        try:
+            with Image.open(self.files[index]) as image:
+                image.draft(self.mode, self.size[::-1])  # JPEG: decode at a covering scale
+                image = resize_crop(image.convert(self.mode), self.size)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            return torch.zeros(self.channels, *self.size, dtype=torch.uint8), False
+        return F.pil_to_tensor(image), True
+
+
+def workers_for(batches: int) -> int:
+    """Decoding processes: none for a single batch (nothing to overlap), else one per core up
+    to :data:`MAX_WORKERS`."""
+    if batches < 2:
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(MAX_WORKERS, cores or 1, batches)
+
+
+@torch.inference_mode()
+def predict(
+    trained: TrainedModel,
+    files: Sequence[str],
+    *,
+    top_k: int = 5,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: str = "auto",
+    workers: int | None = None,
+) -> tuple[list[Prediction], list[str]]:
+    """The ``top_k`` classes of each file, and the files that could not be decoded."""
+    from zoo.train.config import TrainConfig
+    from zoo.train.device import place
+
+    if top_k < 1 or batch_size < 1:
+        raise ZooError("--top-k and --batch-size must be at least 1")
+    if not files:
+        return [], []
+    try:
+        placement = place(TrainConfig(device=device))
+    except ZooError as exc:
+        raise ZooError(str(exc).replace("train.device", "--device")) from exc
+    network = trained.network.to(placement.device, memory_format=placement.memory_format).eval()
+    normalizer = Normalizer(trained.mean, trained.std).to(placement.device)
+    batches = math.ceil(len(files) / batch_size)
+    loader = DataLoader(
+        ImageFiles(files, trained.image_size, trained.channels),
+        batch_size=batch_size,
+        num_workers=workers_for(batches) if workers is None else workers,
+        pin_memory=placement.device.type == "cuda",
+    )
+    k = min(top_k, len(trained.classes))
+    values, indices, decoded = [], [], []
+    for images, ok in loader:
+        images = images.to(placement.device, non_blocking=True)
+        batch = normalizer(images).contiguous(memory_format=placement.memory_format)
+        with placement.autocast():
+            logits = network(batch)
+        top = logits.float().softmax(1).topk(k)
+        values.append(top.values)  # kept on the device: one transfer at the end, no sync per batch
+        indices.append(top.indices)
+        decoded.append(ok)
+    probabilities = torch.cat(values).cpu().tolist()
+    classes = torch.cat(indices).cpu().tolist()
+    readable = torch.cat(decoded).tolist()
+    rows = [
+        Prediction(
+            file,
+            [
+                (trained.classes[c], round(p, PROBABILITY_DIGITS))
+                for c, p in zip(cs, ps, strict=True)
+            ],
+        )
+        for file, cs, ps, ok in zip(files, classes, probabilities, readable, strict=True)
+        if ok
+    ]
+    unreadable = [file for file, ok in zip(files, readable, strict=True) if not ok]
+    return rows, unreadable

@@ -1,0 +1,265 @@
+"""A trained model outside its run: the network with the preprocessing its checkpoint records.
+
+:func:`load_trained` reads any of what zoo writes — a run directory, ``best.pt``/``last.pt``, or
+an exported ``.safetensors`` file with its JSON sidecar — into a :class:`TrainedModel`: the
+network in eval mode, its class names, the image size it was trained at, and the normalisation
+statistics fitted on its training data. ``zoo predict`` and ``zoo export`` start from it, so
+both preprocess an image exactly as the network saw its training images.
+
+:func:`image_size` is the one place that says at which size a checkpoint's network was trained.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import ValidationError
+from torch import Tensor, nn
+
+from zoo.errors import ZooError
+
+SIDECAR_FORMAT = "zoo-safetensors/1"
+"""The ``format`` of the JSON sidecar :func:`zoo.deploy.export.export_safetensors` writes."""
+
+FIXED_IMAGE_SIZES: Mapping[str, tuple[int, int]] = {
+    "cifar10": (32, 32),
+    "cifar100": (32, 32),
+    "shapes": (32, 32),
+}
+"""Data sets whose images always have one size (CIFAR's 32×32; ``shapes`` is drawn at CIFAR's)."""
+
+INFERENCE_KEYS = ("format", "model", "recipe", "normalizer")
+"""What inference needs of a checkpoint; ``classes`` may be missing (early checkpoints)."""
+
+RUN_CHECKPOINTS = ("best.pt", "last.pt")
+"""The checkpoint a run directory stands for, in order of preference."""
+
+
+@dataclass
+class TrainedModel:
+    """A network in eval mode with what its inputs need: ``mean``/``std`` in [0, 1] units,
+    broadcastable to an image ``(C, H, W)`` (per channel, or the seed's per-pixel mean image)."""
+
+    network: nn.Module
+    classes: list[str]
+    image_size: tuple[int, int]
+    mean: Tensor
+    std: Tensor
+    recipe: str
+    """The run's resolved recipe as TOML ("" when it is not known)."""
+    source: Path
+
+    @property
+    def channels(self) -> int:
+        """Image channels the network takes (3 for RGB, 1 for grayscale)."""
+        return int(self.mean.shape[0])
+
+    def metadata(self) -> dict[str, Any]:
+        """Classes, image size, preprocessing and recipe as plain JSON data."""
+        return {
+            "classes": self.classes,
+            "image_size": list(self.image_size),
+            "preprocessing": {
+                "input": f"{'RGB' if self.channels == 3 else 'grayscale'} in [0, 1]",
+                "resize": "shorter side to the image size (antialiased bilinear), centre crop",
+                "mean": self.mean.tolist(),
+                "std": self.std.tolist(),
+            },
+            "recipe": self.recipe,
+        }
+
+
+def load_trained(
+    path: Path, classes: Sequence[str] | None = None, device: str | torch.device = "cpu"
+) -> TrainedModel:
+    """The trained model at ``path``: a run directory, a zoo checkpoint, or an exported
+    ``.safetensors`` file (or its ``.json`` sidecar). ``classes`` names the outputs of a
+    checkpoint that records no class names (otherwise outputs are labelled by index)."""
+    path = Path(path)
+    if path.is_dir():
+        found = [path / name for name in RUN_CHECKPOINTS if (path / name).is_file()]
+        if not found:
+            raise ZooError(f"{path}: a directory without {' or '.join(RUN_CHECKPOINTS)}")
+        path = found[0]
+    if path.suffix in (".safetensors", ".json"):
+        trained = load_exported(path)
+    else:
+        trained = _load_checkpoint(path, device)
+    if classes is not None:
+        trained.classes = list(classes)
+    _check_classes(trained)
+    trained.network.eval()
+    return trained
+
+
+def _load_checkpoint(path: Path, device: str | torch.device) -> TrainedModel:
+    from zoo.train.checkpoint import load_checkpoint
+    from zoo.train.loop import load_weights
+
+    state = load_checkpoint(path, device, required=INFERENCE_KEYS)
+    recipe = parse_recipe(state["recipe"], path)
+    network = recipe.build(weights=False)  # the checkpoint holds the weights: nothing to fetch
+    load_weights(network, state, path)
+    classes = state.get("classes")
+    if classes is None:
+        count = _num_outputs(network)
+        warnings.warn(
+            f"{path} was written before zoo recorded class names; its {count} outputs are "
+            "labelled by index (give --classes to name them)",
+            stacklevel=2,
+        )
+        classes = [str(index) for index in range(count)]
+    normalizer = state["normalizer"]
+    return TrainedModel(
+        network=network,
+        classes=list(classes),
+        image_size=image_size(state, recipe),
+        mean=normalizer["mean"].float().cpu(),
+        std=normalizer["std"].float().cpu(),
+        recipe=state["recipe"],
+        source=path,
+    )
+
+
+def parse_recipe(text: str, path: Path) -> Any:
+    """A checkpoint's stored recipe, validated; a broken one is one clear error."""
+    from zoo.recipe import Recipe
+
+    try:
+        return Recipe.model_validate(tomllib.loads(text))
+    except (tomllib.TOMLDecodeError, ValidationError, TypeError) as exc:
+        raise ZooError(f"{path}: the checkpoint's recipe is invalid ({exc})") from exc
+
+
+def image_size(state: Mapping[str, Any], recipe: Any = None) -> tuple[int, int]:
+    """``(H, W)`` a checkpoint's network was trained at.
+
+    In order: the checkpoint's own ``image_size`` (``(H, W)`` or ``(C, H, W)``); the shape of a
+    per-pixel mean image (``normalize = "pixel_mean"``); the data set's fixed size (CIFAR,
+    shapes); for ``imagefolder`` the size of the first training image under the recipe's
+    ``data.root``; else the size the network is made for, with a warning. ``recipe`` is the
+    parsed recipe, if the caller has it already."""
+    recorded = state.get("image_size")
+    if recorded is not None:
+        height, width = (int(side) for side in list(recorded)[-2:])
+        return height, width
+    mean = state.get("normalizer", {}).get("mean")
+    if isinstance(mean, Tensor) and mean.dim() == 3 and mean.shape[1:] != (1, 1):
+        return int(mean.shape[1]), int(mean.shape[2])
+    recipe = recipe if recipe is not None else parse_recipe(state["recipe"], Path("checkpoint"))
+    data = recipe.data
+    if data.dataset in FIXED_IMAGE_SIZES:
+        return FIXED_IMAGE_SIZES[data.dataset]
+    if data.dataset == "imagefolder":
+        size = first_image_size(data.root / "train")
+        if size is not None:
+            return size
+    from zoo.architectures.external import default_input_size
+
+    with torch.device("meta"):
+        _, height, width = default_input_size(recipe.build(weights=False))
+    warnings.warn(
+        f"the checkpoint records no image size and its data set {data.dataset!r} cannot tell "
+        f"it; using the network's {height}×{width}",
+        stacklevel=2,
+    )
+    return height, width
+
+
+def first_image_size(folder: Path) -> tuple[int, int] | None:
+    """``(H, W)`` of the first image (in sorted order) under ``folder``, read from its header;
+    None when there is none (all images of an ``imagefolder`` data set have one size)."""
+    from PIL import Image
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    if not folder.is_dir():
+        return None
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() in IMG_EXTENSIONS and path.is_file():
+            try:
+                with Image.open(path) as image:
+                    width, height = image.size
+            except (OSError, ValueError, SyntaxError):
+                continue
+            return height, width
+    return None
+
+
+def load_exported(path: Path) -> TrainedModel:
+    """An exported ``.safetensors`` file and its JSON sidecar (either path may be given)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from zoo.architectures.weights import fit_and_load
+
+    weights, sidecar = path.with_suffix(".safetensors"), path.with_suffix(".json")
+    for needed in (weights, sidecar):
+        if not needed.is_file():
+            raise ZooError(
+                f"{needed}: no such file (zoo export writes FILE.safetensors and FILE.json)"
+            )
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ZooError(f"{sidecar}: not JSON ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT:
+        raise ZooError(f"{sidecar}: not a sidecar of zoo export (no format {SIDECAR_FORMAT!r})")
+    network = build_from_sidecar(meta, sidecar)
+    try:
+        state = load_file(weights)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ZooError(f"{weights}: not a readable safetensors file ({exc})") from exc
+    fit_and_load(network, state, str(weights), fresh_classifier=False)
+    preprocessing = meta["preprocessing"]
+    return TrainedModel(
+        network=network,
+        classes=list(meta["classes"]),
+        image_size=(int(meta["image_size"][0]), int(meta["image_size"][1])),
+        mean=torch.tensor(preprocessing["mean"], dtype=torch.float32),
+        std=torch.tensor(preprocessing["std"], dtype=torch.float32),
+        recipe=meta.get("recipe", ""),
+        source=weights,
+    )
+
+
+def build_from_sidecar(meta: Mapping[str, Any], sidecar: Path) -> nn.Module:
+    """The network a sidecar describes: its ``spec`` (zoo's networks), else its recipe's
+    ``[model]`` table (timm's and torchvision's)."""
+    from zoo.architectures import NetworkSpec, build_network
+    from zoo.recipe import Recipe
+
+    try:
+        if meta.get("spec") is not None:
+            return build_network(NetworkSpec.model_validate(meta["spec"]))
+        return Recipe.model_validate({"model": meta["model"]}).build(weights=False)
+    except (ValidationError, KeyError, TypeError) as exc:
+        raise ZooError(f"{sidecar}: the network it describes is invalid ({exc})") from exc
+
+
+def _num_outputs(network: nn.Module) -> int:
+    """Classifier outputs: ``num_classes`` (zoo's and timm's networks), else the last linear
+    layer's (torchvision's)."""
+    count = getattr(network, "num_classes", None)
+    if isinstance(count, int):
+        return count
+    linears = [module for module in network.modules() if isinstance(module, nn.Linear)]
+    if not linears:
+        raise ZooError(f"cannot tell how many classes {type(network).__name__} has")
+    return linears[-1].out_features
+
+
+def _check_classes(trained: TrainedModel) -> None:
+    """The class names must name the classifier's outputs, one each."""
+    count = _num_outputs(trained.network)
+    if count != len(trained.classes):
+        raise ZooError(
+            f"{trained.source}: the network has {count} outputs but {len(trained.classes)} class "
+            "names were given"
+        )

@@ -1,0 +1,138 @@
+"""``zoo runs``: a summary of every run directory under a folder, to compare runs at a glance.
+
+Each run is read from its files alone (``recipe.toml`` and ``metrics.jsonl``), never from its
+checkpoints, so listing a folder of large runs is instant. A run is *running* while a trainer
+holds the run directory's lock (an exclusive ``flock`` on the directory, or on a ``.lock`` file
+in it), *finished* when it has done its recipe's epochs, and *stopped* otherwise.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import statistics
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooError
+from zoo.train.checkpoint import METRICS_FILE, RECIPE_FILE, read_metrics
+
+LOCK_FILE = ".lock"
+"""A lock file a trainer may hold instead of locking the run directory itself."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of ``zoo runs``."""
+
+    name: str
+    path: str
+    network: str
+    dataset: str
+    epochs_done: int
+    epochs_total: int | None
+    best_val_acc: float | None
+    images_per_sec: float | None
+    """The median of the epochs' training images per second."""
+    wall_seconds: float
+    """Training and validation time of all epochs (``seconds`` summed)."""
+    state: str
+    """``running``, ``finished`` or ``stopped``."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def list_runs(folder: Path) -> list[RunSummary]:
+    """Every run directory directly under ``folder`` (one with a recipe or metrics), by name."""
+    if not folder.is_dir():
+        raise ZooError(f"{folder}: no such folder of runs")
+    runs = [
+        path
+        for path in sorted(folder.iterdir())
+        if path.is_dir() and ((path / RECIPE_FILE).is_file() or (path / METRICS_FILE).is_file())
+    ]
+    return [summarize_run(path) for path in runs]
+
+
+def summarize_run(run_dir: Path) -> RunSummary:
+    """The row of one run directory; a recipe or metrics that cannot be read leave blanks."""
+    recipe = _read_recipe(run_dir / RECIPE_FILE)
+    try:
+        rows = read_metrics(run_dir)
+    except ZooError:
+        rows = []
+    total = recipe.get("train", {}).get("epochs")
+    done = len(rows)
+    accuracies = [row["val_acc"] for row in rows if isinstance(row.get("val_acc"), int | float)]
+    rates = [row["images_per_sec"] for row in rows if row.get("images_per_sec")]
+    if is_locked(run_dir):
+        state = "running"
+    elif isinstance(total, int) and done >= total:
+        state = "finished"
+    else:
+        state = "stopped"
+    return RunSummary(
+        name=run_dir.name,
+        path=str(run_dir),
+        network=network_name(recipe.get("model")),
+        dataset=str(recipe.get("data", {}).get("dataset", "?")),
+        epochs_done=done,
+        epochs_total=total if isinstance(total, int) else None,
+        best_val_acc=max(accuracies) if accuracies else None,
+        images_per_sec=statistics.median(rates) if rates else None,
+        wall_seconds=round(sum(row.get("seconds", 0.0) for row in rows), 3),
+        state=state,
+    )
+
+
+def _read_recipe(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def network_name(model: Any) -> str:
+    """A recipe's ``[model]`` in a word: the preset, the family, or the spec's name."""
+    if isinstance(model, str):
+        return model
+    if isinstance(model, dict):
+        for key in ("preset", "arch", "name"):
+            if isinstance(model.get(key), str):
+                return model[key]
+    return "?"
+
+
+def is_locked(run_dir: Path) -> bool:
+    """Whether a process holds the run's lock: a non-blocking exclusive ``flock`` on the lock
+    file or the directory fails (and succeeds, and is released at once, when nobody does)."""
+    for target in (run_dir / LOCK_FILE, run_dir):
+        if not target.exists():
+            continue
+        try:
+            handle = os.open(target, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return True
+        finally:
+            os.close(handle)
+    return False
+
+
+def wall_time(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``2h07m``."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
