@@ -108,7 +108,7 @@ def test_a_file_that_is_not_a_zoo_checkpoint_is_exit_2(run_zoo, image_folder, tm
     result = run_zoo("predict", str(tmp_path / "other.pt"), str(image_folder))
     assert result.code == 2
     *_, line = result.err.strip().splitlines()  # after the line on the skipped notes.txt
-    assert line.startswith("zoo: error: ") and "not a zoo checkpoint (a dict with format, model" in line
+    assert line.startswith("zoo: error: ") and "not a zoo checkpoint (a dict with" in line
 
 
 def test_a_checkpoint_without_class_names_labels_by_index_or_by_classes(
