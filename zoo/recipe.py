@@ -44,7 +44,7 @@ from torch import nn
 from zoo.architectures import NetworkSpec, build_network, make_spec, resolve
 from zoo.architectures.create import build_from_spec
 from zoo.architectures.external import build_external, is_external
-from zoo.data import DataConfig
+from zoo.data import DataConfig, NormalizeMode
 from zoo.errors import ZooError
 from zoo.registry import Registry
 from zoo.tomlfile import check_nesting, loads_value, read_toml
@@ -201,6 +201,13 @@ class Recipe(BaseModel):
             return build_from_spec(spec, source, False, name)
         except ZooError as exc:
             raise ZooError(f"{self.source}: {exc}") from exc
+
+    def normalize_mode(self) -> NormalizeMode:
+        """``data.normalize``, or by default ``imagenet`` where ``[model] weights`` are loaded
+        (pretrained weights expect ImageNet's statistics) and ``channel`` otherwise."""
+        if self.data.normalize is not None:
+            return self.data.normalize
+        return "imagenet" if self.model.weights else "channel"
 
     def to_toml(self) -> str:
         """The resolved recipe as TOML: every key, defaults included (``zoo recipe show``)."""

@@ -10,7 +10,8 @@ from image_files import write_image
 from PIL import Image
 from torchvision.transforms.v2.functional import pil_to_tensor
 
-from zoo.deploy.predict import find_images, resize_crop
+from zoo.data.files import decode
+from zoo.deploy.predict import find_images
 from zoo.deploy.trained import image_size, load_trained
 
 
@@ -65,12 +66,13 @@ def test_predict_prints_a_table_by_default(run_zoo, shapes_run, image_folder):
     assert "%" in result.out
 
 
-def test_resize_crop_covers_then_crops_the_centre():
+def test_decoding_covers_then_crops_the_centre(tmp_path):
     wide = Image.new("RGB", (90, 30))
     wide.paste((255, 0, 0), (30, 0, 60, 30))  # a red centre square between black sides
-    cropped = resize_crop(wide, (16, 16))
-    assert cropped.size == (16, 16)
-    assert pil_to_tensor(cropped)[0].float().mean() > 240  # only the red centre is left
+    wide.save(tmp_path / "wide.png")
+    cropped = decode(tmp_path / "wide.png", (16, 16), crop_ratio=1.0)
+    assert cropped.shape == (3, 16, 16)
+    assert cropped[0].float().mean() > 240  # only the red centre is left
 
 
 def test_find_images_skips_other_files_and_refuses_missing_paths(image_folder):
@@ -130,7 +132,9 @@ def test_a_checkpoint_without_class_names_labels_by_index_or_by_classes(
 
 
 def test_image_size_prefers_the_recorded_size_then_the_data_set(shapes_run, tmp_path):
-    state = torch.load(shapes_run / "best.pt", weights_only=True)
+    recorded = torch.load(shapes_run / "best.pt", weights_only=True)
+    assert recorded["image_size"] == [32, 32] and image_size(recorded) == (32, 32)
+    state = {key: value for key, value in recorded.items() if key != "image_size"}  # older ones
     assert image_size(state) == (32, 32)  # shapes: CIFAR's size
     assert image_size({**state, "image_size": [3, 40, 48]}) == (40, 48)
     pixel_mean = {**state, "normalizer": {"mean": torch.zeros(3, 24, 28), "std": torch.ones(3)}}

@@ -72,7 +72,7 @@ def test_a_valid_checkpoint_passes_the_schema(tmp_path):
 def test_resuming_a_last_pt_without_its_training_state_is_exit_2(run_zoo, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "recipe.toml").write_text(RECIPE)
+    (run / "recipe.toml").write_text(RECIPE + "[train]\nbatch_size = 8\n")
     torch.save(checkpoint(), run / "last.pt")
     result = run_zoo("train", "--resume", str(run))
     assert result.code == 2 and "last.pt: not a resumable checkpoint: optimizer" in result.err
@@ -123,15 +123,15 @@ def test_a_diverged_validation_is_null_in_strict_json_and_never_best(
 ):
     import zoo.train.loop as loop
 
-    real = loop.evaluate
+    real = loop.score
     calls = []
 
-    def evaluate(*args, **kwargs):
+    def score(*args, **kwargs):
         loss, accuracy = real(*args, **kwargs)
         calls.append(1)
         return (float("inf"), 0.99) if len(calls) == 2 else (loss, accuracy)
 
-    monkeypatch.setattr(loop, "evaluate", evaluate)
+    monkeypatch.setattr(loop, "score", score)
     recipe = tmp_path / "r.toml"
     recipe.write_text(RECIPE + "[train]\nepochs = 2\nbatch_size = 8\n")
     result = run_zoo("train", str(recipe), "--out", str(tmp_path / "run"), "--no-progress")

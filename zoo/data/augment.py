@@ -25,8 +25,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-AugmentName = Literal["shift", "crop", "flip"]
+from zoo.data.augment_imagenet import crop_boxes, jitter, jitter_factors, resized_crop
+
+AugmentName = Literal["shift", "crop", "flip", "random_resized_crop", "color_jitter"]
 """The names a recipe's ``augment`` list may use."""
+
+PIXEL_STEPS = ("shift", "crop", "flip")
+"""Steps whose draws are whole numbers from one uniform draw; the ImageNet-style steps
+(:mod:`zoo.data.augment_imagenet`) draw their own columns after them."""
+
+IMAGENET_COLUMNS = {"random_resized_crop": 4, "color_jitter": 3}
+"""Draw columns of the ImageNet-style steps: a crop box (x1, y1, x2, y2); three jitter factors."""
 
 FLIP_PROBABILITY = 0.5
 """Each image is flipped with this probability ("a random half")."""
@@ -135,7 +144,7 @@ class Augmentation:
         return self.apply(images, draws.to(images.device, non_blocking=True))
 
     def _ranges(self, size: tuple[int, int] | torch.Size) -> list[tuple[int, int]]:
-        """The inclusive range of each column of :meth:`draw` (a flip column is 0 or 1)."""
+        """The inclusive range of each pixel-step column of :meth:`draw` (a flip: 0 or 1)."""
         ranges: list[tuple[int, int]] = []
         for step in self.steps:
             if step == "shift":
@@ -145,41 +154,62 @@ class Augmentation:
                 ranges += [(0, 2 * self.crop_padding)] * 2
             elif step == "flip":
                 ranges.append((0, 1))
-            else:
-                raise ValueError(f"unknown augmentation {step!r}; known: shift, crop, flip")
         return ranges
 
     def draw(
         self, count: int, size: tuple[int, int] | torch.Size, generator: torch.Generator
     ) -> Tensor:
-        """Every random number ``count`` images of ``size`` (H, W) need, as int64 ``(count, K)``
+        """Every random number ``count`` images of ``size`` (H, W) need, as float32 ``(count, K)``
         on the generator's device: per image, (dy, dx) for a shift, (top, left) for a crop and 0
-        or 1 for a flip, in the order of ``steps``. One ``rand`` for a whole epoch."""
+        or 1 for a flip, in the order of ``steps`` (one ``rand`` for a whole epoch); then a crop
+        box for ``random_resized_crop`` and three factors for ``color_jitter``."""
         ranges, device = self._ranges(size), generator.device
-        if not ranges:
-            return torch.zeros(count, 0, dtype=torch.int64, device=device)
-        uniform = torch.rand(count, len(ranges), generator=generator, device=device)
-        low = torch.tensor([low for low, _ in ranges], device=device)
-        span = torch.tensor([high - low + 1 for low, high in ranges], device=device)
-        flips = torch.tensor([step == "flip" for step in self._columns()], device=device)
-        integers = (uniform * span + low).floor()
-        return torch.where(flips, uniform < FLIP_PROBABILITY, integers).long()
+        columns = [torch.zeros(count, 0, device=device)]
+        if ranges:
+            uniform = torch.rand(count, len(ranges), generator=generator, device=device)
+            low = torch.tensor([low for low, _ in ranges], device=device)
+            span = torch.tensor([high - low + 1 for low, high in ranges], device=device)
+            pixel_columns = [step for step in self.steps if step in PIXEL_STEPS]
+            flips = torch.tensor(
+                [s == "flip" for s in pixel_columns for _ in range(1 if s == "flip" else 2)],
+                device=device,
+            )
+            integers = (uniform * span + low).floor()
+            columns.append(torch.where(flips, uniform < FLIP_PROBABILITY, integers).float())
+        for step in self.steps:
+            if step == "random_resized_crop":
+                height, width = size
+                columns.append(crop_boxes(count, height, width, generator, device))
+            elif step == "color_jitter":
+                columns.append(jitter_factors(count, generator))
+        return torch.cat(columns, dim=1)
 
-    def _columns(self) -> list[AugmentName]:
-        """The step each column of :meth:`draw` belongs to."""
-        return [step for step in self.steps for _ in range(1 if step == "flip" else 2)]
+    def _layout(self) -> dict[AugmentName, int]:
+        """The first column of :meth:`draw` that each step reads."""
+        layout, column = {}, 0
+        for step in [s for s in self.steps if s in PIXEL_STEPS] + [
+            s for s in self.steps if s not in PIXEL_STEPS
+        ]:
+            layout[step] = column
+            column += 1 if step == "flip" else IMAGENET_COLUMNS.get(step, 2)
+        return layout
 
     def apply(self, images: Tensor, draws: Tensor) -> Tensor:
-        """Augment a batch ``(N, C, H, W)`` with its rows of :meth:`draw` (on its device)."""
-        column = 0
+        """Augment a batch ``(N, C, H, W)`` with its rows of :meth:`draw` (on its device). The
+        pixel steps keep uint8 images; the ImageNet-style ones give float images in [0, 255]."""
+        layout = self._layout()
         for step in self.steps:
+            at = draws[:, layout[step] :]
             if step == "shift":
-                images = translate(images, draws[:, column], draws[:, column + 1])
+                images = translate(images, at[:, 0].long(), at[:, 1].long())
             elif step == "crop":
-                images = crop(images, draws[:, column], draws[:, column + 1], self.crop_padding)
+                images = crop(images, at[:, 0].long(), at[:, 1].long(), self.crop_padding)
             elif step == "flip":
-                images = flip_where(images, draws[:, column].bool())
+                images = flip_where(images, at[:, 0].bool())
+            elif step == "random_resized_crop":
+                images = resized_crop(images, at[:, :4], images.shape[-2:])
+            elif step == "color_jitter":
+                images = jitter(images, at[:, :3])
             else:
-                raise ValueError(f"unknown augmentation {step!r}; known: shift, crop, flip")
-            column += 1 if step == "flip" else 2
+                raise ValueError(f"unknown augmentation {step!r}")
         return images

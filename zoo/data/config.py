@@ -10,16 +10,25 @@ width/height_shift_range=0.1 and horizontal_flip=True) and ``normalize = "pixel_
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator
 
 from zoo.data.augment import PAPER_CROP_PADDING, SEED_SHIFT_FRACTION, Augmentation, AugmentName
+from zoo.data.files import CROP_RATIO, Size, output_size
 from zoo.data.normalize import NormalizeMode
 from zoo.data.registry import datasets
 
 MAX_GENERATED = 10_000_000
 """A bound on the images of a generated data set (30 GB of 32×32 RGB): more is a typo."""
+
+MAX_WORKERS = 64
+"""A bound on decoding processes."""
+
+DEFAULT_WORKERS = 8
+"""Decoding processes by default, at most: more rarely help one training process."""
 
 MAX_PADDING = 1024
 """A bound on ``crop_padding``: far beyond any image zoo trains on."""
@@ -60,10 +69,41 @@ class DataConfig(BaseModel):
         le=MAX_PADDING,
         description='Zero padding on each side before the random crop of "crop" (paper: 4).',
     )
-    normalize: NormalizeMode = Field(
-        "channel",
+    normalize: NormalizeMode | None = Field(
+        None,
         description='"pixel_mean": x/255 minus the training set\'s mean image (the seed); '
-        '"channel": per-channel mean/std of the training set; "none": x/255.',
+        '"channel": per-channel mean/std of the training set; "imagenet": ImageNet\'s mean and '
+        'std, which pretrained weights expect; "none": x/255. Default: "imagenet" when '
+        '[model] weights are loaded, else "channel".',
+    )
+    image_size: PositiveInt | list[PositiveInt] | None = Field(
+        None,
+        description="The size the network sees, an int or [height, width]. Default: the data "
+        "set's own (CIFAR, shapes: 32); an image folder needs it only when its images differ "
+        "in size. Images are resized (shorter side) and centre-cropped to it.",
+    )
+    crop_ratio: float = Field(
+        CROP_RATIO,
+        gt=0.0,
+        le=1.0,
+        description="Share of the resized image the centre crop keeps, when image_size resizes "
+        "(timm's crop_pct; 224 of 256 in torchvision's ImageNet recipes).",
+    )
+    in_memory: Literal["auto"] | bool = Field(
+        "auto",
+        description='"auto": hold an image folder in memory when its decoded images fit a '
+        "budget (half the available memory), else read it from disk each epoch; true: always "
+        "hold it (an error if it cannot fit); false: always stream.",
+    )
+    workers: NonNegativeInt | None = Field(
+        None,
+        le=MAX_WORKERS,
+        description="Processes that decode image files (default: one per core, at most 8).",
+    )
+    skip_bad_images: bool = Field(
+        False,
+        description="Skip unreadable or corrupt image files and count them, instead of "
+        "stopping at the first with its name.",
     )
     val_split: float = Field(
         0.0,
@@ -111,6 +151,24 @@ class DataConfig(BaseModel):
         if repeated:
             raise ValueError(f"{', '.join(repeated)} listed more than once")
         return augment
+
+    @field_validator("image_size")
+    @classmethod
+    def _height_and_width(cls, size: int | list[int] | None) -> int | list[int] | None:
+        if isinstance(size, list) and len(size) != 2:
+            raise ValueError(f"give one size or [height, width], not {len(size)} numbers")
+        return size
+
+    def output_size(self) -> Size | None:
+        """``image_size`` as (height, width), or None for the data set's own size."""
+        return None if self.image_size is None else output_size(self.image_size)
+
+    def worker_count(self) -> int:
+        """Decoding processes: ``workers``, or one per core up to :data:`DEFAULT_WORKERS`."""
+        if self.workers is not None:
+            return self.workers
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return min(DEFAULT_WORKERS, cores or 1)
 
     def augmentation(self) -> Augmentation:
         """The batched training augmentation this table describes."""

@@ -1,44 +1,52 @@
-"""Any folder of images in torchvision's ImageFolder layout, loaded into memory as uint8.
+"""Any folder of images in torchvision's ImageFolder layout, at any size and in any amount.
 
 Layout under ``[data] root``::
 
-    train/<class>/*.png|*.jpg|...
+    train/<class>/*.jpg|*.png|...
     val/<class>/...
 
 Classes are found by torchvision's own ``find_classes``; image files (endings as in
-``IMG_EXTENSIONS``: png, jpg, jpeg, bmp, ppm, pgm, tif, tiff, webp; other files are ignored) by a
-walk that follows symlinks but visits each real directory once, so a link loop (``a/up -> ..``)
-neither hangs nor loads the same images again. A decompression bomb (an image beyond PIL's
-``MAX_IMAGE_PIXELS``) is reported as a bad image.
-Classes are the folder names under ``train/``, sorted (torchvision's ``find_classes``); ``val/``
-must have the same class folders. ``val/`` may be absent when ``val_split`` holds out part of the
-training set instead. All images must have one size, since a batch is one tensor.
+``IMG_EXTENSIONS``: png, jpg, jpeg, bmp, ppm, pgm, tif, tiff, webp; other files, such as
+``.DS_Store`` or ``notes.txt``, are ignored) by a walk that follows symlinks but visits each real
+directory once, so a link loop (``a/up -> ..``) neither hangs nor loads the same images again.
+Classes are the folder names under ``train/``, sorted; ``val/`` must have the same class folders,
+or be absent when ``val_split`` holds out part of the training set instead.
+
+Images may have any size, aspect and mode: each is decoded to RGB at ``data.image_size``
+(:mod:`zoo.data.files`); without it, the folder's images must share one size, which is then used
+as it is. The decoded folder is held in memory when it fits a budget (``data.in_memory``), and
+otherwise read from disk each epoch by the loader's worker processes.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
+from collections import Counter
 from pathlib import Path
 
 import torch
 from PIL import Image
 from torch import Tensor
-from torchvision.datasets.folder import (
-    IMG_EXTENSIONS,
-    find_classes,
-    has_file_allowed_extension,
-    pil_loader,
-)
-from torchvision.transforms.v2.functional import pil_to_tensor
+from torch.utils.data import DataLoader
+from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, has_file_allowed_extension
 
 from zoo.data.config import DataConfig
+from zoo.data.files import ImageFiles, Size, check_bad
 from zoo.data.registry import datasets
 from zoo.data.splits import DataSplits
 from zoo.errors import ZooError
 
 LAYOUT = "root/train/<class>/*.png and root/val/<class>/*.png"
 """The expected layout, quoted in error messages."""
+
+MEMORY_FRACTION = 0.5
+"""``in_memory = "auto"`` holds a folder whose decoded images take at most this share of the
+memory available now (``/proc/meminfo``'s MemAvailable)."""
+
+DECODE_BATCH = 64
+"""Images decoded per worker task when a folder is loaded into memory."""
+
+Samples = list[tuple[str, int]]
 
 
 def _classes(folder: Path) -> list[str]:
@@ -50,22 +58,6 @@ def _classes(folder: Path) -> list[str]:
     except FileNotFoundError:
         raise ZooError(f"imagefolder: {folder} has no class folders; expected {LAYOUT}") from None
     return classes
-
-
-def _read(path: Path) -> Tensor:
-    """One image as uint8 RGB ``(3, H, W)``; an unreadable file is a ZooError naming it.
-
-    Decoding goes through ImageFolder's own ``pil_loader`` (torchvision.io's decoders are
-    deprecated since torchvision 0.29).
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return pil_to_tensor(pil_loader(str(path)))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ZooError(f"imagefolder: {path} is a decompression bomb: {exc}") from exc
-    except (OSError, ValueError, SyntaxError) as exc:  # PIL reports some broken PNGs as syntax
-        raise ZooError(f"imagefolder: cannot decode {path}: {exc}") from exc
 
 
 def image_files(folder: Path, seen: set[tuple[int, int]]) -> list[Path]:
@@ -93,9 +85,10 @@ def _identity(path: Path) -> tuple[int, int]:
     return info.st_dev, info.st_ino
 
 
-def read_split(folder: Path, classes: list[str]) -> tuple[Tensor, Tensor]:
-    """All images under ``folder/<class>/`` stacked to ``(N, 3, H, W)``, and their labels."""
-    samples = []
+def find_samples(folder: Path, classes: list[str]) -> Samples:
+    """(path, label) of every image under ``folder/<class>/``; a class without images is a
+    ZooError naming it."""
+    samples: Samples = []
     # the split folder and every class folder are walked from their own place only: a link
     # to one of them from inside a class (``up -> ..``) is not followed
     seen = {_identity(folder), *(_identity(folder / name) for name in classes)}
@@ -106,19 +99,64 @@ def read_split(folder: Path, classes: list[str]) -> tuple[Tensor, Tensor]:
             raise ZooError(
                 f"imagefolder: {folder / name} has no images (endings: {', '.join(IMG_EXTENSIONS)})"
             )
-        samples += [(path, label) for path in files]
-    images: list[Tensor] = []
-    first = Path(samples[0][0])
+        samples += [(str(path), label) for path in files]
+    return samples
+
+
+def common_size(samples: Samples, skip_bad: bool) -> Size:
+    """The one (height, width) the images share, read from their headers; differing sizes are
+    a ZooError that asks for ``data.image_size``."""
+    sizes: Counter[Size] = Counter()
+    example: dict[Size, str] = {}
     for path, _ in samples:
-        image = _read(Path(path))
-        if images and image.shape != images[0].shape:
+        try:
+            with Image.open(path) as image:
+                size = (image.height, image.width)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            if skip_bad:
+                continue
             raise ZooError(
-                f"imagefolder: {path} is {tuple(image.shape[1:])} (H, W) but {first} is "
-                f"{tuple(images[0].shape[1:])}; all images must have one size (resize them first)"
-            )
-        images.append(image)
-    labels = torch.tensor([label for _, label in samples], dtype=torch.int64)
-    return torch.stack(images), labels
+                f"imagefolder: cannot read the image {path}: {exc}; set data.skip_bad_images = "
+                "true to skip such files"
+            ) from None
+        sizes[size] += 1
+        example.setdefault(size, path)
+    if len(sizes) > 1:
+        (first, _), (second, _) = sizes.most_common(2)
+        raise ZooError(
+            f"imagefolder: the images differ in size ({example[first]} is {first[0]}×{first[1]}, "
+            f"{example[second]} is {second[0]}×{second[1]}); set data.image_size, e.g. "
+            f"data.image_size = {min(first)}"
+        )
+    if not sizes:
+        raise ZooError("imagefolder: none of the images could be read")
+    return next(iter(sizes))
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (MemAvailable), or the physical memory where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def hold(files: ImageFiles, config: DataConfig) -> tuple[Tensor, Tensor, int]:
+    """Decode every image of ``files`` into memory with worker processes: uint8 images,
+    labels, and how many bad files were skipped."""
+    loader = DataLoader(files, batch_size=DECODE_BATCH, num_workers=config.worker_count())
+    images, labels, skipped = [], [], 0
+    for batch, batch_labels, indices in loader:
+        good = check_bad(files.samples, batch_labels, indices, config.skip_bad_images)
+        skipped += int((~good).sum())
+        images.append(batch[good])
+        labels.append(batch_labels[good].to(torch.int64))
+    if not images or not sum(len(chunk) for chunk in images):
+        raise ZooError(f"imagefolder: none of the {len(files)} images could be read")
+    return torch.cat(images), torch.cat(labels), skipped
 
 
 @datasets.register("imagefolder")
@@ -126,10 +164,14 @@ def imagefolder(config: DataConfig) -> DataSplits:
     """Images from ``config.root/train`` and ``config.root/val``, one folder per class."""
     root = config.root
     classes = _classes(root / "train")
-    train_images, train_labels = read_split(root / "train", classes)
-    if config.val_split > 0 and not (root / "val").exists():
-        val_images, val_labels = train_images[:0], train_labels[:0]  # load_data holds out
-    else:
+    if len(classes) < 2:
+        raise ZooError(
+            f"imagefolder: {root / 'train'} has one class folder ({classes[0]}); a classifier "
+            "needs at least two"
+        )
+    train = find_samples(root / "train", classes)
+    val: Samples = []
+    if not (config.val_split > 0 and not (root / "val").exists()):
         val_classes = _classes(root / "val")
         if val_classes != classes:
             only_train = ", ".join(sorted(set(classes) - set(val_classes))) or "none"
@@ -138,11 +180,33 @@ def imagefolder(config: DataConfig) -> DataSplits:
                 f"imagefolder: {root / 'val'} must have the same class folders as "
                 f"{root / 'train'}; only in train: {only_train}; only in val: {only_val}"
             )
-        val_images, val_labels = read_split(root / "val", classes)
-        if val_images.shape[1:] != train_images.shape[1:]:
-            raise ZooError(
-                f"imagefolder: images in {root / 'val'} are {tuple(val_images.shape[2:])} (H, W) "
-                f"but those in {root / 'train'} are {tuple(train_images.shape[2:])}; "
-                "all images must have one size"
-            )
-    return DataSplits(train_images, train_labels, val_images, val_labels, classes, "imagefolder")
+        val = find_samples(root / "val", classes)
+    size = config.output_size()
+    crop_ratio = config.crop_ratio
+    if size is None:  # the images' own size, kept as it is
+        size, crop_ratio = common_size(train + val, config.skip_bad_images), 1.0
+    train_files, val_files = ImageFiles(train, size, crop_ratio), ImageFiles(val, size, crop_ratio)
+    needed = (len(train) + len(val)) * 3 * size[0] * size[1]
+    budget = int(MEMORY_FRACTION * available_memory())
+    if config.in_memory is True and needed > budget:
+        raise ZooError(
+            f"imagefolder: data.in_memory = true, but the {len(train) + len(val):,} images take "
+            f"{needed / 2**30:.1f} GiB at {size[0]}×{size[1]}, more than the "
+            f"{budget / 2**30:.1f} GiB zoo may hold (half the available memory); set "
+            'data.in_memory = "auto" or false to read them from disk'
+        )
+    if config.in_memory is False or (config.in_memory == "auto" and needed > budget):
+        return DataSplits(
+            train_files, train_files.labels, val_files, val_files.labels, classes, "imagefolder",
+            crop_ratio=crop_ratio,
+        )  # fmt: skip
+    train_images, train_labels, skipped = hold(train_files, config)
+    if val:
+        val_images, val_labels, skipped_val = hold(val_files, config)
+        skipped += skipped_val
+    else:
+        val_images, val_labels = train_images[:0], train_labels[:0]  # load_data holds out
+    return DataSplits(
+        train_images, train_labels, val_images, val_labels, classes, "imagefolder",
+        skipped=skipped, crop_ratio=crop_ratio,
+    )  # fmt: skip

@@ -21,8 +21,10 @@ from collections.abc import Iterator
 
 import torch
 from torch import Tensor
+from torch.utils.data import DataLoader
 
 from zoo.data.augment import Augmentation
+from zoo.data.files import ImageFiles, check_bad
 from zoo.data.normalize import Normalizer
 
 EPOCH_STRIDE = 1_000_003
@@ -49,11 +51,17 @@ class DeviceLoader:
     them on ``device`` when they fit (:func:`fits_on_device`), ``True`` always, ``False`` never
     (then each batch is copied over). Augmentation, when given, runs on the uint8 batch before
     normalisation; a normalizer of ``None`` means ``x / 255``.
+
+    ``images`` may instead be :class:`~zoo.data.files.ImageFiles`, a folder too large to hold:
+    then each epoch's batches are decoded by a ``torch.utils.data.DataLoader`` with ``workers``
+    processes in the same (seed, epoch, rank) order, and copied to ``device`` (streaming). Bad
+    images are one clear error, or, with ``skip_bad``, dropped from their batch and counted in
+    :attr:`skipped`.
     """
 
     def __init__(
         self,
-        images: Tensor,
+        images: Tensor | ImageFiles,
         labels: Tensor,
         *,
         batch_size: int,
@@ -67,20 +75,34 @@ class DeviceLoader:
         world_size: int = 1,
         seed: int = 0,
         resident: bool | None = None,
+        workers: int = 0,
+        skip_bad: bool = False,
     ) -> None:
-        if images.dtype != torch.uint8 or images.dim() != 4 or labels.shape != images.shape[:1]:
+        streamed = isinstance(images, ImageFiles)
+        if not streamed and (images.dtype != torch.uint8 or images.dim() != 4):
             raise ValueError("expected uint8 images (N, C, H, W) and labels (N,)")
+        if len(images) != labels.shape[0]:
+            raise ValueError("expected as many labels as images")
         if batch_size < 1 or not 0 <= rank < world_size:
             raise ValueError(f"bad batch_size {batch_size} or rank {rank} of {world_size}")
         self.device = torch.device(device)
-        nbytes = images.nbytes + labels.nbytes
-        self.resident = fits_on_device(nbytes, self.device) if resident is None else resident
-        storage = self.device if self.resident else torch.device("cpu")
-        self.images = images.to(storage)
-        self.labels = labels.to(storage, torch.int64)
+        self.files = images if streamed else None
+        self.workers, self.skip_bad, self.skipped = workers, skip_bad, 0
+        if streamed:
+            self.resident = False
+            self.images = torch.empty(
+                len(images), 3, *images.size, dtype=torch.uint8, device="meta"
+            )
+            self.labels = labels.to(torch.int64)
+        else:
+            nbytes = images.nbytes + labels.nbytes
+            self.resident = fits_on_device(nbytes, self.device) if resident is None else resident
+            storage = self.device if self.resident else torch.device("cpu")
+            self.images = images.to(storage)
+            self.labels = labels.to(storage, torch.int64)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.augment, self.channels_last = augment, channels_last
-        self.normalizer = (normalizer or Normalizer.unit(images.shape[1])).to(self.device)
+        self.normalizer = (normalizer or Normalizer.unit(self.images.shape[1])).to(self.device)
         self.rank, self.world_size, self.seed = rank, world_size, seed
         self.epoch = 0
 
@@ -103,9 +125,9 @@ class DeviceLoader:
         total = self.images.shape[0]
         if self.shuffle:  # on the CPU: the same order whatever the device, on every rank
             shuffle = torch.Generator().manual_seed(self._epoch_seed(rank=0))
-            order = torch.randperm(total, generator=shuffle).to(self.images.device)
+            order = torch.randperm(total, generator=shuffle).to(self.labels.device)
         else:
-            order = torch.arange(total, device=self.images.device)
+            order = torch.arange(total, device=self.labels.device)
         needed = self.samples_per_rank * self.world_size
         repeats = math.ceil(needed / max(total, 1))
         order = order.repeat(repeats)[:needed]  # pad by wrapping, or truncate
@@ -127,11 +149,42 @@ class DeviceLoader:
             generator = torch.Generator(device=self.device)
             generator.manual_seed(self._epoch_seed(self.rank + 1))
             draws = self.augment.draw(len(indices), self.images.shape[-2:], generator)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            batch = indices[start : start + self.batch_size]
+        batches = [
+            indices[start : start + self.batch_size]
+            for start in range(0, len(self) * self.batch_size, self.batch_size)
+        ]
+        for start, (images, labels, good) in zip(
+            range(0, len(self) * self.batch_size, self.batch_size),
+            self._uint8_batches(batches),
+            strict=True,
+        ):
             rows = None if draws is None else draws[start : start + self.batch_size]
-            yield self._prepare(self.images[batch], self.labels[batch], rows)
+            if good is not None:  # streamed: drop the images that did not decode
+                rows = None if rows is None else rows[good.to(rows.device)]
+                images, labels = images[good], labels[good]
+            yield self._prepare(images, labels, rows)
         self.epoch += 1  # the next pass draws a new epoch unless set_epoch says otherwise
+
+    def _uint8_batches(
+        self, batches: list[Tensor]
+    ) -> Iterator[tuple[Tensor, Tensor, Tensor | None]]:
+        """Each batch's uint8 images and labels: indexed from memory, or decoded from files by
+        worker processes (with which of them decoded)."""
+        if self.files is None:
+            for batch in batches:
+                yield self.images[batch], self.labels[batch], None
+            return
+        loader = DataLoader(
+            self.files,
+            batch_sampler=[batch.tolist() for batch in batches],
+            num_workers=self.workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+        )
+        for images, labels, indices in loader:
+            good = check_bad(self.files.samples, labels, indices, self.skip_bad)
+            self.skipped += int((~good).sum())
+            yield images, labels.to(torch.int64), good
 
     def _prepare(
         self, images: Tensor, labels: Tensor, draws: Tensor | None

@@ -6,7 +6,12 @@ Three modes (``[data] normalize``):
   (``x_train_mean = np.mean(x_train, axis=0)``; the same mean is subtracted from the test set).
 - ``channel`` — per-channel mean and standard deviation of the training set (the usual torchvision
   recipe): ``(x / 255 - mean_c) / std_c``.
+- ``imagenet`` — ImageNet's channel mean and std (timm's ``IMAGENET_DEFAULT_MEAN``/``STD``,
+  torchvision's), which torchvision's and timm's pretrained weights expect.
 - ``none`` — ``x / 255``.
+
+A data set read from its files each epoch (too large to hold) is measured on an even sample of
+:data:`STATS_SAMPLE` of its images.
 
 Statistics are exact and cheap: the channel moments come from a 256-bin histogram of the uint8
 pixels (``torch.bincount``), and the mean image is summed a few thousand images at a time, so no
@@ -21,8 +26,12 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-NormalizeMode = Literal["pixel_mean", "channel", "none"]
+from zoo.data.files import ImageFiles
+
+NormalizeMode = Literal["pixel_mean", "channel", "imagenet", "none"]
 """The names a recipe's ``normalize`` may use."""
+
+NORMALIZE_MODES = NormalizeMode.__args__
 
 PIXEL_LEVELS = 256
 """Distinct values of a uint8 pixel."""
@@ -32,6 +41,9 @@ MAX_PIXEL = 255.0
 
 MIN_STD = 1.0 / MAX_PIXEL
 """Floor for a channel's std, so a constant channel does not divide by zero."""
+
+STATS_SAMPLE = 2048
+"""Images a streamed data set's statistics are measured on."""
 
 STATS_CHUNK = 4096
 """Images converted to float at a time when summing, to bound memory (CIFAR-10 in 13 chunks)."""
@@ -79,8 +91,18 @@ class Normalizer:
         return cls(mean=torch.zeros(channels, 1, 1), std=torch.ones(channels, 1, 1))
 
     @classmethod
-    def fit(cls, images: Tensor, mode: NormalizeMode) -> Normalizer:
-        """Statistics of the uint8 training images ``(N, C, H, W)`` for ``mode``."""
+    def fit(cls, images: Tensor | ImageFiles, mode: NormalizeMode) -> Normalizer:
+        """Statistics of the uint8 training images ``(N, C, H, W)`` (or a sample of files) for
+        ``mode``."""
+        if mode == "imagenet":
+            from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+
+            return cls(
+                mean=torch.tensor(IMAGENET_DEFAULT_MEAN).view(-1, 1, 1),
+                std=torch.tensor(IMAGENET_DEFAULT_STD).view(-1, 1, 1),
+            )
+        if isinstance(images, ImageFiles):
+            images = images.sample(STATS_SAMPLE)
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError(
                 f"expected uint8 images (N, C, H, W), got {images.dtype} {images.shape}"
@@ -92,7 +114,7 @@ class Normalizer:
         if mode == "channel":
             mean, std = channel_moments(images)
             return cls(mean=mean.float().cpu().view(-1, 1, 1), std=std.float().cpu().view(-1, 1, 1))
-        raise ValueError(f"unknown normalize mode {mode!r}; known: pixel_mean, channel, none")
+        raise ValueError(f"unknown normalize mode {mode!r}; known: {', '.join(NORMALIZE_MODES)}")
 
     def to(self, device: torch.device | str) -> Normalizer:
         """The same statistics on ``device``."""

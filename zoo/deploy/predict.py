@@ -1,10 +1,10 @@
 """``zoo predict``: the top classes of image files, under a trained model's own preprocessing.
 
-Images of any size and mode are decoded by PIL, converted to the network's channels (RGB or
-grayscale), resized so that the shorter side is the training image size (antialiased bilinear)
-and centre-cropped to it — training saw whole images at that size, so nothing more is cropped
-away. JPEGs are decoded at a reduced scale that still covers the size (PIL's ``draft``), which
-is most of the decoding saved for large photos.
+Images of any size and mode are decoded as training decoded its validation images
+(:func:`zoo.data.files.decode`): converted to the network's channels (RGB or grayscale), resized
+so that the shorter side covers the training image size divided by the checkpoint's crop ratio,
+and centre-cropped to it. JPEGs are decoded at a reduced scale that still covers the size (PIL's
+``draft``), which is most of the decoding saved for large photos.
 
 A ``torch.utils.data.DataLoader`` decodes in worker processes while the network runs, and
 hands over uint8 batches (a quarter of float32's bytes); normalisation runs on the device, and
@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS
-from torchvision.transforms.v2 import functional as F
 
 from zoo.data import Normalizer
+from zoo.data.files import BadImage, decode
 from zoo.deploy.trained import TrainedModel
 from zoo.errors import ZooError
 
@@ -77,21 +76,15 @@ def find_images(paths: Sequence[str | Path]) -> tuple[list[str], int]:
     return list(dict.fromkeys(images)), not_images
 
 
-def resize_crop(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Scale ``image`` so it covers ``size`` (H, W), then crop the centre to ``size``."""
-    height, width = size
-    scale = max(height / image.height, width / image.width)
-    covering = [max(height, round(image.height * scale)), max(width, round(image.width * scale))]
-    return F.center_crop(F.resize(image, covering, antialias=True), [height, width])
-
-
 class ImageFiles(Dataset):
-    """Image files as uint8 ``(C, H, W)`` tensors at one size, each with whether it decoded."""
+    """Image files as uint8 ``(C, H, W)`` tensors at one size, each with whether it decoded;
+    decoded as training decoded its images (:func:`zoo.data.files.decode`)."""
 
-    def __init__(self, files: Sequence[str], size: tuple[int, int], channels: int) -> None:
+    def __init__(
+        self, files: Sequence[str], size: tuple[int, int], channels: int, crop_ratio: float
+    ) -> None:
         self.files = list(files)
-        self.size = size
-        self.channels = channels
+        self.size, self.channels, self.crop_ratio = size, channels, crop_ratio
         self.mode = "L" if channels == 1 else "RGB"
 
     def __len__(self) -> int:
@@ -99,12 +92,9 @@ class ImageFiles(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Tensor, bool]:
         try:
-            with Image.open(self.files[index]) as image:
-                image.draft(self.mode, self.size[::-1])  # JPEG: decode at a covering scale
-                image = resize_crop(image.convert(self.mode), self.size)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            return decode(self.files[index], self.size, self.crop_ratio, self.mode), True
+        except BadImage:
             return torch.zeros(self.channels, *self.size, dtype=torch.uint8), False
-        return F.pil_to_tensor(image), True
 
 
 def workers_for(batches: int) -> int:
@@ -142,7 +132,7 @@ def predict(
     normalizer = Normalizer(trained.mean, trained.std).to(placement.device)
     batches = math.ceil(len(files) / batch_size)
     loader = DataLoader(
-        ImageFiles(files, trained.image_size, trained.channels),
+        ImageFiles(files, trained.image_size, trained.channels, trained.crop_ratio),
         batch_size=batch_size,
         num_workers=workers_for(batches) if workers is None else workers,
         pin_memory=placement.device.type == "cuda",

@@ -55,6 +55,8 @@ class TrainedModel:
     recipe: str
     """The run's resolved recipe as TOML ("" when it is not known)."""
     source: Path
+    crop_ratio: float = 1.0
+    """The share of the resized image the centre crop keeps (1: the image is only resized)."""
 
     @property
     def channels(self) -> int:
@@ -68,7 +70,8 @@ class TrainedModel:
             "image_size": list(self.image_size),
             "preprocessing": {
                 "input": f"{'RGB' if self.channels == 3 else 'grayscale'} in [0, 1]",
-                "resize": "shorter side to the image size (antialiased bilinear), centre crop",
+                "resize": "shorter side to the image size / crop_ratio (bilinear), centre crop",
+                "crop_ratio": self.crop_ratio,
                 "mean": self.mean.tolist(),
                 "std": self.std.tolist(),
             },
@@ -125,6 +128,7 @@ def _load_checkpoint(path: Path, device: str | torch.device) -> TrainedModel:
         std=normalizer["std"].float().cpu(),
         recipe=state["recipe"],
         source=path,
+        crop_ratio=float(state.get("crop_ratio") or 1.0),
     )
 
 
@@ -226,6 +230,7 @@ def load_exported(path: Path) -> TrainedModel:
         std=torch.tensor(preprocessing["std"], dtype=torch.float32),
         recipe=meta.get("recipe", ""),
         source=weights,
+        crop_ratio=float(preprocessing.get("crop_ratio", 1.0)),
     )
 
 

@@ -70,6 +70,14 @@ class OptimConfig(BaseModel):
             "BN, or conv kernels only (the seed's kernel_regularizer)"
         ),
     )
+    lr_scale: dict[str, PositiveFloat] = Field(
+        default_factory=dict,
+        description=(
+            "learning-rate multipliers by module-name pattern (the names `zoo summarize` "
+            'prints), e.g. {"stem" = 0.1, "stages.*" = 0.1} trains a pretrained body at a '
+            "tenth of the new head's rate; the first matching pattern counts"
+        ),
+    )
 
     @model_validator(mode="after")
     def _nesterov_needs_momentum(self) -> OptimConfig:
@@ -170,4 +178,9 @@ class TrainConfig(BaseModel):
         ),
     )
     label_smoothing: NonNegativeFloat = Field(0.0, le=1.0, description="cross-entropy smoothing")
+    freeze: list[str] = Field(
+        default_factory=list,
+        description='module-name patterns not to train (the names `zoo summarize` prints: "stem", '
+        '"stages.0", "stages.*"); their batch norms stay in eval mode',
+    )
     sync_batchnorm: bool = Field(False, description="SyncBatchNorm under torch.distributed")

@@ -49,7 +49,7 @@ def evaluate_checkpoint(
             f"{state['classes'][:3]}…, but the data has {splits.num_classes}"
         )
     normalizer = Normalizer(state["normalizer"]["mean"], state["normalizer"]["std"])
-    loader = evaluation_loader(splits, normalizer, placement)
+    loader = evaluation_loader(splits, normalizer, placement, recipe.data)
     loss, accuracy = evaluate(model, loader, placement, tta=tta)
     split = "validation" if recipe.data.val_split == 0 else "held-out validation"
     return Evaluation(recipe.name, split, loss, accuracy)

@@ -23,12 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.architectures.weights import LEGACY_FORMAT, fit_and_load
-from zoo.data import DeviceLoader, Normalizer, load_data
+from zoo.data import DataConfig, DeviceLoader, Normalizer, load_data
 from zoo.data.splits import DataSplits
 from zoo.errors import CheckFailed, ZooError
 from zoo.recipe import Recipe, flatten
 from zoo.train import budget, checkpoint, distributed
 from zoo.train.device import Placement, choose_device, compile_mode, place
+from zoo.train.freeze import check_patterns, freeze
 from zoo.train.optim import (
     apply_schedule,
     current_lr,
@@ -108,7 +109,7 @@ def _train(
     model = recipe.build(weights=not resume)  # a resumed run's weights come from its checkpoint
     check_classes(recipe, model, splits)
     check_image_shape(recipe, splits, placement.device)
-    normalizer = Normalizer.fit(splits.train_images, recipe.data.normalize)
+    normalizer = Normalizer.fit(splits.train_images, recipe.normalize_mode())
     train_loader = DeviceLoader(
         splits.train_images,
         splits.train_labels,
@@ -122,19 +123,24 @@ def _train(
         rank=dist.rank,
         world_size=dist.world_size,
         seed=config.seed,
+        workers=recipe.data.worker_count(),
+        skip_bad=recipe.data.skip_bad_images,
     )
     if len(train_loader) == 0:
         raise ZooError(
             f"train.batch_size: {config.batch_size} is more than the "
             f"{train_loader.samples_per_rank} training images each process has; lower it"
         )
-    val_loader = evaluation_loader(splits, normalizer, placement)
+    val_loader = evaluation_loader(splits, normalizer, placement, recipe.data)
+    check_patterns(model, config.freeze, "train.freeze", recipe.source)
+    check_patterns(model, list(recipe.optim.lr_scale), "optim.lr_scale", recipe.source)
     if dist.is_main and not resume:
         checkpoint.prepare_run_dir(run_dir)
 
     model = model.to(placement.device, memory_format=placement.memory_format)
     if dist.enabled and config.sync_batchnorm:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    freeze(model, config.freeze, recipe.source)
     optimizer = make_optimizer(model, recipe.optim, placement.device)
     scheduler = make_scheduler(
         optimizer, recipe.schedule, recipe.optim.lr, len(train_loader), config.epochs
@@ -221,6 +227,8 @@ def _train(
                     "recipe": recipe.to_toml(),
                     "classes": splits.classes,
                     "normalizer": {"mean": normalizer.mean, "std": normalizer.std},
+                    "image_size": list(splits.image_shape[1:]),
+                    "crop_ratio": splits.crop_ratio,
                 }
                 if improved:  # best first: a kill between the two leaves last.pt the older
                     checkpoint.save_checkpoint(run_dir / checkpoint.BEST, state)
@@ -336,7 +344,7 @@ def check_classes(recipe: Recipe, model: nn.Module, splits: DataSplits) -> None:
 
 
 def evaluation_loader(
-    splits: DataSplits, normalizer: Normalizer, placement: Placement
+    splits: DataSplits, normalizer: Normalizer, placement: Placement, data: DataConfig
 ) -> DeviceLoader:
     """The validation split, unshuffled and unaugmented, in large batches (nothing is learnt,
     so the batch size only decides how many launches it takes)."""
@@ -347,6 +355,8 @@ def evaluation_loader(
         device=placement.device,
         normalizer=normalizer,
         channels_last=placement.channels_last,
+        workers=data.worker_count(),
+        skip_bad=data.skip_bad_images,
     )
 
 

@@ -22,24 +22,33 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, OneCycleLR, ReduceLROnPlateau
 
 from zoo.train.config import OptimConfig, ScheduleConfig
+from zoo.train.freeze import matches
 
 
 def parameter_groups(model: nn.Module, config: OptimConfig) -> list[dict]:
-    """Split parameters into a decayed group and an undecayed one, by ``decay_on``."""
-    decayed, plain = [], []
-    for parameter in model.parameters():
+    """Split the trained parameters into groups by weight decay (``decay_on``) and by learning
+    rate (``lr_scale``: the first pattern that matches a parameter's module scales its rate)."""
+    groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
             continue
         if config.decay_on == "all":
-            chosen = True
+            decayed = True
         elif config.decay_on == "weights":
-            chosen = parameter.ndim > 1  # conv and linear weights; not biases or BN
+            decayed = parameter.ndim > 1  # conv and linear weights; not biases or BN
         else:
-            chosen = parameter.ndim == 4  # conv kernels
-        (decayed if chosen else plain).append(parameter)
+            decayed = parameter.ndim == 4  # conv kernels
+        module = name.rpartition(".")[0]
+        scales = [s for pattern, s in config.lr_scale.items() if matches(module, pattern)]
+        groups.setdefault((decayed, scales[0] if scales else 1.0), []).append(parameter)
+    ordered = sorted(groups.items(), key=lambda item: (-item[0][1], not item[0][0]))
     return [
-        {"params": decayed, "weight_decay": config.weight_decay},
-        {"params": plain, "weight_decay": 0.0},
+        {
+            "params": params,
+            "weight_decay": config.weight_decay if decayed else 0.0,
+            "lr": config.lr * scale,
+        }
+        for (decayed, scale), params in ordered
     ]
 
 
@@ -125,4 +134,5 @@ def apply_schedule(scheduler: LRScheduler) -> None:
 
 
 def current_lr(optimizer: torch.optim.Optimizer) -> float:
-    return float(optimizer.param_groups[0]["lr"])
+    """The learning rate of the unscaled parameters (the largest, with ``lr_scale``)."""
+    return max(float(group["lr"]) for group in optimizer.param_groups)

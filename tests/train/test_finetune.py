@@ -1,0 +1,103 @@
+"""Fine-tuning on a user's folder: the shipped recipe, frozen modules, scaled learning rates, and
+a folder of mixed images training as well as its fixed-size twin."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+import zoo
+from zoo.recipe import load_recipe
+from zoo.train.optim import parameter_groups
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+from test_data_folders import make_folder
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    return make_folder(tmp_path / "photos", per_class=6, mixed=True, val=2)
+
+
+def test_the_finetune_recipe_runs_end_to_end_with_a_local_weights_file(run_zoo, folder, tmp_path):
+    weights = tmp_path / "resnet18.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), weights)
+    run = tmp_path / "run"
+    result = run_zoo(
+        "train", str(RECIPES / "finetune_resnet18.toml"), "--out", str(run), "--no-progress",
+        "--set", f'model.weights="{weights}"', "--set", f'data.root="{folder}"',
+        "--set", "data.image_size=32", "--set", "train.epochs=1", "--set", "train.batch_size=4",
+        "--set", "data.workers=0",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "1000 classes and the network 2" in result.err  # a fresh head.fc, said once
+    state = torch.load(run / "last.pt", weights_only=True)
+    start = zoo.build_model("resnet18", weights=weights, num_classes=2).state_dict()
+    for key in ("stem.conv.weight", "stem.norm.running_mean", "stem.norm.weight"):
+        assert torch.equal(state["model"][key], start[key]), key  # frozen, BN in eval mode
+    assert not torch.equal(state["model"]["stages.3.1.body.1.conv.weight"],
+                           start["stages.3.1.body.1.conv.weight"])  # fmt: skip
+    assert state["image_size"] == [32, 32] and state["classes"] == ["blue", "red"]
+    torch.testing.assert_close(
+        state["normalizer"]["mean"].flatten(), torch.tensor([0.485, 0.456, 0.406])
+    )  # ImageNet's, as the weights expect
+    predicted = run_zoo("predict", str(run / "last.pt"), str(folder / "val"), "--json")
+    assert predicted.code == 0 and predicted.out.count('"image"') == 4
+
+
+def test_freeze_patterns_that_match_nothing_are_refused_before_anything_is_written(
+    run_zoo, folder, tmp_path
+):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        f'[model]\npreset = "resnet8_v1"\nnum_classes = 2\n'
+        f'[data]\ndataset = "imagefolder"\nroot = "{folder}"\n'
+        'image_size = 16\nworkers = 0\n[train]\nbatch_size = 4\nfreeze = ["stems"]\n'
+    )
+    result = run_zoo("train", str(recipe), "--out", str(tmp_path / "run"))
+    assert result.code == 2 and "train.freeze: 'stems' matches no module" in result.err
+    assert "stem, stages, head" in result.err and not (tmp_path / "run").exists()
+
+
+def test_lr_scale_gives_each_module_its_rate():
+    recipe_model = zoo.build_model("resnet8_v1")
+    optim = load_recipe_text('model = "resnet8_v1"\n[optim]\nlr = 0.1\n'
+                             'lr_scale = { "stem" = 0.5, "stages.*" = 0.1 }\n').optim  # fmt: skip
+    groups = parameter_groups(recipe_model, optim)
+    rate = {id(p): group["lr"] for group in groups for p in group["params"]}
+    assert rate[id(recipe_model.stem.conv.weight)] == pytest.approx(0.05)
+    assert rate[id(recipe_model.stages[1][0].body[0].conv.weight)] == pytest.approx(0.01)
+    assert rate[id(recipe_model.head.fc.weight)] == pytest.approx(0.1)
+
+
+def load_recipe_text(text: str):
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as file:
+        file.write(text)
+    return load_recipe(file.name)
+
+
+def test_a_mixed_folder_trains_as_well_as_its_fixed_size_twin(run_zoo, tmp_path):
+    """The twin holds the same pictures in the same modes and formats, all at 16×16."""
+    accuracies = {}
+    for mixed in (True, False):
+        root = make_folder(tmp_path / f"m{mixed}", per_class=24, mixed=True, val=8, sizes=mixed)
+        recipe = tmp_path / f"m{mixed}.toml"
+        recipe.write_text(
+            '[model]\npreset = "resnet8_v1_paper"\nnum_classes = 2\n'
+            f'[data]\ndataset = "imagefolder"\nroot = "{root}"\nimage_size = 16\nworkers = 0\n'
+            '[optim]\nname = "adam"\nlr = 0.003\n[train]\nepochs = 6\nbatch_size = 8\nseed = 1\n'
+        )
+        result = run_zoo("train", str(recipe), "--out", str(tmp_path / f"run{mixed}"),
+                         "--no-progress")  # fmt: skip
+        assert result.code == 0, result.err
+        state = torch.load(tmp_path / f"run{mixed}" / "last.pt", weights_only=True)
+        accuracies[mixed] = state["best_val_acc"]
+    assert accuracies[False] >= 0.85 and accuracies[True] >= accuracies[False] - 0.1, accuracies
