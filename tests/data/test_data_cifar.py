@@ -163,3 +163,25 @@ def test_val_split_holds_out_training_images(tmp_path: Path, tiny10: TinyCifar) 
     assert sorted(map(bytes, held_out.numpy())) == sorted(
         map(bytes, tiny10.train_images.flatten(1).numpy())
     )
+
+
+def test_a_failed_download_leaves_no_folders_or_partial_files_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "new" / "data"
+
+    def partial(url: str, download_root: Path, filename: str, **_: object) -> None:
+        Path(download_root).mkdir(parents=True, exist_ok=True)  # as torchvision's does
+        (Path(download_root) / filename).write_bytes(b"half an archive")
+        raise OSError("connection reset")
+
+    monkeypatch.setattr("zoo.data.cifar.download_and_extract_archive", partial)
+    with pytest.raises(ZooError, match="downloading it failed"):
+        load("cifar10", root)
+    assert not (tmp_path / "new").exists() and tmp_path.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "mine.txt").write_text("the user's")
+    with pytest.raises(ZooError):
+        load("cifar10", kept)
+    assert [p.name for p in kept.iterdir()] == ["mine.txt"]  # only what the download made

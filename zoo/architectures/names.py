@@ -171,7 +171,7 @@ def formula_depth(arch: str, spec: NetworkSpec) -> tuple[str, int] | None:
     blocks = sum(stage.depth for stage in spec.stages)
     if arch == "resnet":
         convs = 2 if spec.stages[0].block == "basic" else 3
-        return f"{convs}·{blocks} blocks + 2", convs * blocks + 2
+        return f"{convs}·{blocks}+2", convs * blocks + 2
     if arch in ("resnet_v1", "plain"):
         units = 2 if arch == "plain" else 1
         n = blocks // (STAGES * units)

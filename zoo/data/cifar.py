@@ -19,6 +19,7 @@ python version is fetched with torchvision's downloader (URL and md5 from torchv
 
 from __future__ import annotations
 
+import contextlib
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -241,12 +242,21 @@ def _how_to_get(files: CifarFiles, root: Path) -> str:
 
 
 def download(files: CifarFiles, root: Path) -> None:
-    """Fetch and unpack the python version into ``root`` with a progress bar."""
+    """Fetch and unpack the python version into ``root`` with a progress bar. A failed download
+    leaves nothing behind that it created: not the folders, nor a partial archive."""
+    created = [folder for folder in (root, *root.parents) if not folder.exists()]
+    archive = root / files.archive
+    had_archive = archive.exists()
     try:
         download_and_extract_archive(
             files.url, download_root=root, filename=files.archive, md5=files.md5
         )
     except (OSError, RuntimeError, ValueError, tarfile.TarError) as exc:
+        if not had_archive:
+            archive.unlink(missing_ok=True)
+        for folder in created:  # deepest first; only the ones left empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise ZooError(
             f"{files.name} is not at {root / files.python_dir} and downloading it failed "
             f"({type(exc).__name__}: {exc}); {_how_to_get(files, root)}"
