@@ -58,10 +58,10 @@ def syncs_per_epoch(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setattr(torch.Tensor, name, counting)
     real_epoch = loop.Stepper.train_epoch
 
-    def epoch(self, loader, number):
+    def epoch(self, loader, number, partial):
         inside[0] = True
         try:
-            return real_epoch(self, loader, number)
+            return real_epoch(self, loader, number, partial)
         finally:
             inside[0] = False
 

@@ -106,11 +106,11 @@ def test_weight_decay_goes_where_decay_on_says(decay_on, decayed):
     model = zoo.build_model("resnet8_v1")
     groups = parameter_groups(model, OptimConfig(decay_on=decay_on, weight_decay=2e-4))
     names = {id(p): name for name, p in model.named_parameters()}
-    chosen = {names[id(p)] for p in groups[0]["params"]}
+    chosen = {names[id(p)] for g in groups if g["weight_decay"] for p in g["params"]}
     assert chosen == {name for name in names.values() if decayed(name)}
-    assert groups[0]["weight_decay"] == 2e-4 and groups[1]["weight_decay"] == 0.0
+    assert {g["weight_decay"] for g in groups} <= {2e-4, 0.0}
     if decay_on == "conv":
-        assert "head.4.weight" not in chosen  # the seed regularises conv kernels, not the Dense
+        assert "head.fc.weight" not in chosen  # the seed regularises conv kernels, not the Dense
 
 
 def test_onecycle_is_torchs():

@@ -143,21 +143,20 @@ class DeviceLoader:
         return (self.seed * EPOCH_STRIDE + self.epoch) * RANK_STRIDE + rank
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        return self.batches_from(0)
+
+    def batches_from(self, first: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """The epoch's batches from the ``first``-th on, exactly as a whole pass gives them: a
+        run stopped mid-epoch resumes with the batch it would have taken next."""
         indices = self.epoch_indices()
         draws = None
         if self.augment is not None:  # the whole epoch's random numbers at once
             generator = torch.Generator(device=self.device)
             generator.manual_seed(self._epoch_seed(self.rank + 1))
             draws = self.augment.draw(len(indices), self.images.shape[-2:], generator)
-        batches = [
-            indices[start : start + self.batch_size]
-            for start in range(0, len(self) * self.batch_size, self.batch_size)
-        ]
-        for start, (images, labels, good) in zip(
-            range(0, len(self) * self.batch_size, self.batch_size),
-            self._uint8_batches(batches),
-            strict=True,
-        ):
+        starts = range(first * self.batch_size, len(self) * self.batch_size, self.batch_size)
+        batches = [indices[start : start + self.batch_size] for start in starts]
+        for start, (images, labels, good) in zip(starts, self._uint8_batches(batches), strict=True):
             rows = None if draws is None else draws[start : start + self.batch_size]
             if good is not None:  # streamed: drop the images that did not decode
                 rows = None if rows is None else rows[good.to(rows.device)]

@@ -59,6 +59,7 @@ def train_command(args: argparse.Namespace) -> int:
     from zoo.recipe import load_recipe
     from zoo.train.checkpoint import LAST, RECIPE_FILE, default_run_dir, resume_overrides
     from zoo.train.loop import train
+    from zoo.train.signals import Stopped
 
     if args.resume is not None:
         if args.recipe is not None or args.out is not None:
@@ -88,6 +89,9 @@ def train_command(args: argparse.Namespace) -> int:
             "working C++ compiler on CPU (see torch.compile's troubleshooting), or set "
             "train.compile = false"
         ) from exc
+    except Stopped as stopped:
+        errors.print(f"zoo: {stopped}", markup=False, highlight=False, soft_wrap=True)
+        return stopped.exit_code
     except KeyboardInterrupt:
         if (run_dir / LAST).is_file():
             errors.print(

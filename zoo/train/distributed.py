@@ -84,6 +84,14 @@ def all_sum(tensor: torch.Tensor, distribution: Distribution) -> torch.Tensor:
     return tensor
 
 
+def all_max(tensor: torch.Tensor, distribution: Distribution) -> torch.Tensor:
+    """The elementwise maximum of ``tensor`` over all processes (itself without DDP)."""
+    if distribution.enabled:
+        tensor = tensor.clone()
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tensor
+
+
 def from_main(values: tuple[float, ...], distribution: Distribution) -> tuple[float, ...]:
     """Rank 0's values on every rank, so that every rank takes the same decisions from them
     (the plateau's, say) even where kernels differ in their last bits."""

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from zoo.train.optim import (
     make_scheduler,
 )
 from zoo.train.progress import REFRESH_STEPS, Progress
+from zoo.train.signals import Stopped, StopRequest, stop_on_signals
 
 CUBLAS_DETERMINISTIC_WORKSPACE = ":4096:8"
 EVAL_BATCH_SIZE = 500
@@ -83,9 +85,9 @@ def train(
     ``show_progress=False`` leaves a line per epoch; ``quiet`` prints nothing."""
     dist = distributed.start(recipe.train.device)
     try:
-        with checkpoint.locked_run_dir(run_dir, enabled=dist.is_main):
+        with checkpoint.locked_run_dir(run_dir, enabled=dist.is_main), stop_on_signals() as stop:
             bars = show_progress and not quiet
-            return _train(recipe, run_dir, dist, data_root, resume, bars, quiet)
+            return _train(recipe, run_dir, dist, data_root, resume, bars, quiet, stop)
     finally:
         distributed.stop(dist)
 
@@ -98,6 +100,7 @@ def _train(
     resume: bool,
     show_progress: bool,
     quiet: bool,
+    stop: StopRequest,
 ) -> Run:
     config = recipe.train
     placement = place(config, distributed.device_for(dist, choose_device(config.device)))
@@ -150,6 +153,7 @@ def _train(
     metrics: list[dict[str, Any]] = []
     best = -1.0
     start_epoch = 0
+    partial = Partial(device=placement.device)
     if resume:
         state = checkpoint.load_checkpoint(run_dir / checkpoint.LAST, placement.device, resume=True)
         check_resumable(state, recipe, run_dir)
@@ -161,6 +165,7 @@ def _train(
             plateau.load_state_dict(state["plateau"])
         restore_rng(state["rng"])
         metrics, best, start_epoch = state["metrics"], state["best_val_acc"], state["epoch"]
+        partial = Partial.restore(state, placement.device)
     if dist.is_main:  # on resume too: --set train.epochs=N extends the run for good
         checkpoint.write_text(run_dir / checkpoint.RECIPE_FILE, recipe.to_toml())
 
@@ -180,15 +185,42 @@ def _train(
     progress.announce(recipe, placement, splits, run_dir, start_epoch)
     if mode is not None and mode != compile_mode(config):
         progress.note(f"zoo: compiling in mode {mode}: CUDA graphs and SyncBatchNorm conflict")
-    stepper = Stepper(objective, optimizer, scheduler, placement, dist, progress)
+    stepper = Stepper(objective, optimizer, scheduler, placement, dist, progress, stop)
+
+    def training_state(epoch: int) -> dict[str, Any]:
+        """Everything a resume needs, at the end of ``epoch`` or mid-way (``partial``)."""
+        return {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "plateau": plateau.state_dict() if plateau is not None else None,
+            "scaler": None,  # bf16 autocast needs no loss scaling
+            "rng": rng_state(),
+            "epoch": epoch,
+            "metrics": metrics,
+            "best_val_acc": best,
+            "recipe": recipe.to_toml(),
+            "classes": splits.classes,
+            "normalizer": {"mean": normalizer.mean, "std": normalizer.std},
+            "image_size": list(splits.image_shape[1:]),
+            "crop_ratio": splits.crop_ratio,
+            **partial.state(),
+        }
+
     with progress:
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
             train_loader.set_epoch(epoch)
-            if scheduler is not None:
-                apply_schedule(scheduler)  # as Keras does at each epoch's start
-            lr = current_lr(optimizer)
-            train_loss, train_acc = stepper.train_epoch(train_loader, epoch)
+            if partial.step == 0:
+                if scheduler is not None:
+                    apply_schedule(scheduler)  # as Keras does at each epoch's start
+                partial.lr = current_lr(optimizer)
+            lr = partial.lr
+            train_loss, train_acc = stepper.train_epoch(train_loader, epoch, partial)
+            if stop.requested and partial.step:  # stopped mid-epoch: save that very step
+                if dist.is_main:
+                    checkpoint.save_checkpoint(run_dir / checkpoint.LAST, training_state(epoch))
+                raise Stopped(stop.signal or signal.SIGTERM, run_dir, epoch, partial.step)
             train_seconds = time.perf_counter() - started  # train_epoch synced: the time is real
             val_loss, val_acc = distributed.from_main(score(objective, val_loader, placement), dist)
             seconds = time.perf_counter() - started
@@ -214,27 +246,14 @@ def _train(
             improved = not diverged and val_acc > best  # a diverged epoch never becomes best
             best = max(best, val_acc)
             if dist.is_main:
-                state = {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                    "plateau": plateau.state_dict() if plateau is not None else None,
-                    "scaler": None,  # bf16 autocast needs no loss scaling
-                    "rng": rng_state(),
-                    "epoch": epoch + 1,
-                    "metrics": metrics,
-                    "best_val_acc": best,
-                    "recipe": recipe.to_toml(),
-                    "classes": splits.classes,
-                    "normalizer": {"mean": normalizer.mean, "std": normalizer.std},
-                    "image_size": list(splits.image_shape[1:]),
-                    "crop_ratio": splits.crop_ratio,
-                }
+                state = training_state(epoch + 1)
                 if improved:  # best first: a kill between the two leaves last.pt the older
                     checkpoint.save_checkpoint(run_dir / checkpoint.BEST, state)
                 checkpoint.save_checkpoint(run_dir / checkpoint.LAST, state)
                 checkpoint.write_metrics(run_dir / checkpoint.METRICS_FILE, metrics)
             progress.epoch_done(row, improved)
+            if stop.requested and epoch + 1 < config.epochs:  # stopped while validating
+                raise Stopped(stop.signal or signal.SIGTERM, run_dir, epoch + 1, 0)
     progress.finish(metrics)
     return Run(run_dir, metrics, best, dist.is_main)
 
@@ -396,14 +415,18 @@ class Stepper:
     placement: Placement
     dist: distributed.Distribution
     progress: Progress
+    stop: StopRequest
 
-    def train_epoch(self, loader: DeviceLoader, epoch: int) -> tuple[float, float]:
-        """One pass over this rank's shard; the mean loss and accuracy over all ranks."""
+    def train_epoch(
+        self, loader: DeviceLoader, epoch: int, partial: Partial
+    ) -> tuple[float, float]:
+        """One pass over this rank's shard, from ``partial.step`` on (a resumed stop); the mean
+        loss and accuracy over all ranks. A stop request ends it after the current step, with
+        ``partial`` holding where it stopped."""
         self.objective.train()
-        totals = torch.zeros(2, device=self.placement.device)  # summed loss, correct
-        seen = 0
+        totals, seen = partial.totals, partial.seen
         self.progress.start_epoch(epoch)
-        for step, (images, labels) in enumerate(loader):
+        for step, (images, labels) in enumerate(loader.batches_from(partial.step), partial.step):
             torch.compiler.cudagraph_mark_step_begin()  # the last step's outputs are consumed
             with self.placement.autocast():
                 loss, stats = self.objective(images, labels)
@@ -422,10 +445,52 @@ class Stepper:
                 )
             else:
                 self.progress.advance(step)
+            if self._stopping(step):
+                partial.step, partial.totals, partial.seen = step + 1, totals, seen
+                return math.nan, math.nan
+        partial.step, partial.totals, partial.seen = 0, torch.zeros_like(totals), 0
         totals = distributed.all_sum(totals, self.dist)
         mean_loss, accuracy = (totals / (seen * self.dist.world_size)).tolist()
         check_finite(mean_loss, epoch, len(loader) - 1)
         return mean_loss, accuracy
+
+    def _stopping(self, step: int) -> bool:
+        """Whether to stop after ``step``: at once in one process; under DDP all ranks agree at
+        every :data:`REFRESH_STEPS`-th step, so that none waits for another in a collective."""
+        if not self.dist.enabled:
+            return self.stop.requested
+        if (step + 1) % REFRESH_STEPS:
+            return False
+        flag = torch.tensor(float(self.stop.requested), device=self.placement.device)
+        return bool(distributed.all_max(flag, self.dist))
+
+
+@dataclass
+class Partial:
+    """Where a stopped epoch stands: the steps done, the summed loss and correct count so far,
+    and the epoch's learning rate (as reported in its metrics row)."""
+
+    device: torch.device
+    step: int = 0
+    seen: int = 0
+    lr: float = 0.0
+    totals: torch.Tensor = field(default_factory=lambda: torch.zeros(2))
+
+    def __post_init__(self) -> None:
+        self.totals = self.totals.to(self.device)
+
+    def state(self) -> dict[str, Any]:
+        """Its checkpoint entries (none at an epoch's end)."""
+        if not self.step:
+            return {}
+        return {"step": self.step, "seen": self.seen, "epoch_lr": self.lr,
+                "partial": self.totals.cpu()}  # fmt: skip
+
+    @classmethod
+    def restore(cls, state: dict[str, Any], device: torch.device) -> Partial:
+        if not state.get("step"):
+            return cls(device=device)
+        return cls(device, state["step"], state["seen"], state["epoch_lr"], state["partial"])
 
 
 @torch.no_grad()

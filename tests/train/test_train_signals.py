@@ -1,0 +1,79 @@
+"""SIGINT and SIGTERM: a checkpoint of the current step, one line on how to resume, exit
+128 + signal, and a resume that continues at that step, bit-identical to a run never stopped."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import zoo.train.loop as loop
+from zoo.recipe import load_recipe
+from zoo.train.loop import train
+
+RECIPE = (
+    'model = "resnet8_v1"\n[data]\ndataset = "shapes"\ntrain_size = 96\nval_size = 16\n'
+    "[train]\nepochs = 2\nbatch_size = 16\ndeterministic = true\n"
+)
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_mid_epoch_saves_that_step_and_resume_is_bit_identical(
+    number, run_zoo, tmp_path, monkeypatch
+):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(RECIPE)
+    whole = train(load_recipe(recipe), tmp_path / "whole", show_progress=False, quiet=True)
+    real, sent = loop.Stepper._stopping, []
+
+    def stopping(self, step):
+        if not sent and step == 2:  # the third of six steps of the first epoch
+            sent.append(number)
+            signal.raise_signal(number)
+        return real(self, step)
+
+    monkeypatch.setattr(loop.Stepper, "_stopping", stopping)
+    stopped = tmp_path / "stopped"
+    result = run_zoo("train", str(recipe), "--out", str(stopped), "--no-progress")
+    assert result.code == 128 + number
+    name = signal.Signals(number).name
+    assert f"stopped by {name} at epoch 1, step 3;" in result.err
+    assert f"zoo train --resume {stopped}" in result.err
+    state = torch.load(stopped / "last.pt", weights_only=True)
+    assert (state["epoch"], state["step"]) == (0, 3)
+
+    monkeypatch.setattr(loop.Stepper, "_stopping", real)
+    resumed = run_zoo("train", "--resume", str(stopped), "--no-progress")
+    assert resumed.code == 0, resumed.err
+    a = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)
+    b = torch.load(stopped / "last.pt", weights_only=True)
+    assert all(torch.equal(a["model"][key], b["model"][key]) for key in a["model"])
+    for row_a, row_b in zip(a["metrics"], b["metrics"], strict=True):
+        for key in ("lr", "train_loss", "train_acc", "val_loss", "val_acc"):
+            assert row_a[key] == row_b[key], key
+    assert "step" not in b and len(whole.metrics) == 2
+
+
+def test_sigterm_stops_a_real_run_within_seconds(tmp_path):
+    recipe = tmp_path / "long.toml"
+    recipe.write_text(RECIPE.replace("epochs = 2", "epochs = 50").replace("96", "960"))
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "train", str(recipe), "--out", str(run), "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (run / "metrics.jsonl").exists():
+        time.sleep(0.05)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 143 and time.monotonic() - sent < 10
+    assert "stopped by SIGTERM" in err and "Traceback" not in err
+    assert torch.load(run / "last.pt", weights_only=True)["epoch"] >= 1
