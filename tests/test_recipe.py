@@ -339,3 +339,10 @@ def test_a_deeply_nested_set_is_refused(tmp_path):
         load_recipe(path, [".".join(["a"] * 10_000) + "=1"])
     with pytest.raises(ZooError, match=r"data\.augment: Input should be a valid list"):
         load_recipe(path, ["data.augment=" + "[" * 50_000 + "]" * 50_000])
+
+
+def test_recipes_are_listed_in_natural_order():
+    from zoo.recipe import find_recipes
+
+    names = [recipe.name for recipe in find_recipes()]
+    assert names.index("resnet20_v1") < names.index("resnet56_v1") < names.index("resnet110_v1")

@@ -46,7 +46,7 @@ from zoo.architectures.create import build_from_spec
 from zoo.architectures.external import build_external, is_external
 from zoo.data import DataConfig, NormalizeMode
 from zoo.errors import ZooError
-from zoo.registry import Registry
+from zoo.registry import Registry, natural_order
 from zoo.tomlfile import check_nesting, loads_value, read_toml
 from zoo.train.budget import check_fits, estimate
 from zoo.train.config import OptimConfig, ScheduleConfig, TrainConfig
@@ -352,10 +352,16 @@ class RecipeFile:
 
 def find_recipes(pattern: str = "*") -> list[RecipeFile]:
     """Recipes in ``./recipes`` and in plugin packages, matching ``pattern``; local ones first."""
-    found = [RecipeFile(p.stem, p, str(RECIPE_DIR)) for p in sorted(RECIPE_DIR.glob("*.toml"))]
+    by_name = lambda path: natural_order(path.stem)  # noqa: E731  (resnet20 before resnet110)
+    found = [
+        RecipeFile(p.stem, p, str(RECIPE_DIR))
+        for p in sorted(RECIPE_DIR.glob("*.toml"), key=by_name)
+    ]
     for entry in recipe_collections.entries():
         folder = Path(str(resources.files(entry.obj)))
-        found += [RecipeFile(p.stem, p, entry.origin) for p in sorted(folder.glob("*.toml"))]
+        found += [
+            RecipeFile(p.stem, p, entry.origin) for p in sorted(folder.glob("*.toml"), key=by_name)
+        ]
     return [r for r in found if fnmatch.fnmatchcase(r.name, pattern)]
 
 

@@ -51,7 +51,7 @@ class BrokenEntry:
     error: str
 
 
-def _natural(name: str) -> list[str | int]:
+def natural_order(name: str) -> list[str | int]:
     """Sort key that puts resnet20 before resnet110."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
@@ -115,7 +115,8 @@ class Registry(Generic[T]):
     def names(self, pattern: str = "*") -> list[str]:
         """Registered names matching a wildcard ``pattern`` (fnmatch), in natural order."""
         self._discover()
-        return sorted((n for n in self._entries if fnmatch.fnmatchcase(n, pattern)), key=_natural)
+        found = (name for name in self._entries if fnmatch.fnmatchcase(name, pattern))
+        return sorted(found, key=natural_order)
 
     def entries(self, pattern: str = "*") -> Iterator[Entry[T]]:
         """Entries matching ``pattern``, sorted by name."""
