@@ -184,3 +184,9 @@ def test_explicit_spec_errors_name_the_place():
         r"channels, stride, pool, depth, first_block, order, mid_channels",
     ):
         build_network(spec)
+
+
+@pytest.mark.parametrize("depth", [True, "20", 20.0])
+def test_a_depth_of_the_wrong_type_says_so(depth):
+    with pytest.raises(ZooError, match=r"depth: Input should be a valid integer"):
+        zoo.get_spec("resnet_v1", depth=depth)

@@ -7,8 +7,14 @@ The seed's builders refuse other depths with "depth should be 6n+2 (eg 20, 32, 4
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field, StrictInt
 
 from zoo.errors import ZooError
+
+Depth = Annotated[StrictInt, Field(gt=0)]
+"""A depth: a whole number, strictly — ``depth = true`` is a wrong type, not depth 1."""
 
 STAGES = 3
 """CIFAR ResNets have three stages, of 16, 32 and 64 base channels (He et al. 2015 §4.2)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import PositiveInt, validate_call
 
-from zoo.architectures.depth import SIX_N_PLUS_TWO
+from zoo.architectures.depth import SIX_N_PLUS_TWO, Depth
 from zoo.architectures.registry import architectures
 from zoo.architectures.resnet import STAGE_STRIDES, Widths
 from zoo.architectures.spec import (
@@ -27,7 +27,7 @@ UNITS_PER_BLOCK = 2
 @validate_call
 def plain(
     *,
-    depth: PositiveInt,
+    depth: Depth,
     num_classes: PositiveInt = 10,
     in_channels: PositiveInt = 3,
     widths: Widths = (16, 32, 64),

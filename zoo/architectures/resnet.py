@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import PositiveInt, validate_call
 
-from zoo.architectures.depth import NINE_N_PLUS_TWO, SIX_N_PLUS_TWO
+from zoo.architectures.depth import NINE_N_PLUS_TWO, SIX_N_PLUS_TWO, Depth
 from zoo.architectures.registry import architectures
 from zoo.architectures.spec import (
     KERAS_BN_EPS,
@@ -37,7 +37,7 @@ STAGE_STRIDES = (1, 2, 2)
 @validate_call
 def resnet_v1(
     *,
-    depth: PositiveInt,
+    depth: Depth,
     num_classes: PositiveInt = 10,
     in_channels: PositiveInt = 3,
     widths: Widths = (16, 32, 64),
@@ -74,7 +74,7 @@ def resnet_v1(
 @validate_call
 def resnet_v2(
     *,
-    depth: PositiveInt,
+    depth: Depth,
     num_classes: PositiveInt = 10,
     in_channels: PositiveInt = 3,
     stem_channels: PositiveInt = 16,
