@@ -38,6 +38,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from torch import nn
 
@@ -201,6 +202,15 @@ class Recipe(BaseModel):
             return build_from_spec(spec, source, False, name)
         except ZooError as exc:
             raise ZooError(f"{self.source}: {exc}") from exc
+
+    @model_validator(mode="after")
+    def _mixing_needs_even_batches(self) -> Recipe:
+        if (self.data.mixup or self.data.cutmix) and self.train.batch_size % 2:
+            raise ValueError(
+                f"data.mixup and data.cutmix mix each batch with its mirror, so train.batch_size "
+                f"must be even, not {self.train.batch_size}"
+            )
+        return self
 
     def normalize_mode(self) -> NormalizeMode:
         """``data.normalize``, or by default ``imagenet`` where ``[model] weights`` are loaded

@@ -101,3 +101,29 @@ def test_a_mixed_folder_trains_as_well_as_its_fixed_size_twin(run_zoo, tmp_path)
         state = torch.load(tmp_path / f"run{mixed}" / "last.pt", weights_only=True)
         accuracies[mixed] = state["best_val_acc"]
     assert accuracies[False] >= 0.85 and accuracies[True] >= accuracies[False] - 0.1, accuracies
+
+
+def test_mixup_and_cutmix_train_with_soft_targets(run_zoo, folder, tmp_path, monkeypatch):
+    import zoo.train.loop as loop
+
+    seen = []
+    real = loop.Objective.forward
+
+    def forward(self, images, labels):
+        seen.append(labels.is_floating_point() if self.training else None)
+        return real(self, images, labels)
+
+    monkeypatch.setattr(loop.Objective, "forward", forward)
+    recipe = tmp_path / "mix.toml"
+    body = (
+        f'[model]\npreset = "resnet8_v1_paper"\nnum_classes = 2\n[data]\ndataset = "imagefolder"'
+        f'\nroot = "{folder}"\nimage_size = 16\nworkers = 0\nmixup = 0.2\ncutmix = 1.0\n'
+        "[train]\nepochs = 1\nlabel_smoothing = 0.1\nbatch_size = "
+    )
+    recipe.write_text(body + "4\n")
+    result = run_zoo("train", str(recipe), "--out", str(tmp_path / "run"), "--no-progress")
+    assert result.code == 0, result.err
+    assert True in seen and False not in seen  # every training batch was mixed
+    recipe.write_text(body + "3\n")
+    result = run_zoo("train", str(recipe), "--out", str(tmp_path / "odd"))
+    assert result.code == 2 and "train.batch_size must be even, not 3" in result.err

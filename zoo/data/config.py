@@ -24,6 +24,9 @@ from zoo.data.registry import datasets
 MAX_GENERATED = 10_000_000
 """A bound on the images of a generated data set (30 GB of 32×32 RGB): more is a typo."""
 
+MAX_MIX_ALPHA = 100.0
+"""A bound on mixup's and cutmix's α: beyond it Beta(α, α) is all but 1/2."""
+
 MAX_WORKERS = 64
 """A bound on decoding processes."""
 
@@ -68,6 +71,20 @@ class DataConfig(BaseModel):
         ge=0,
         le=MAX_PADDING,
         description='Zero padding on each side before the random crop of "crop" (paper: 4).',
+    )
+    mixup: float = Field(
+        0.0,
+        ge=0.0,
+        le=MAX_MIX_ALPHA,
+        description="Mixup's Beta(α, α) parameter (Zhang et al. 2018), timm's mixup_alpha; 0 is "
+        "off. Targets become soft; needs an even batch_size.",
+    )
+    cutmix: float = Field(
+        0.0,
+        ge=0.0,
+        le=MAX_MIX_ALPHA,
+        description="CutMix's Beta(α, α) parameter (Yun et al. 2019), timm's cutmix_alpha; 0 is "
+        "off. With mixup too, each batch takes one of the two at random (timm's switch).",
     )
     normalize: NormalizeMode | None = Field(
         None,

@@ -15,10 +15,12 @@ import os
 import signal
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -185,7 +187,8 @@ def _train(
     progress.announce(recipe, placement, splits, run_dir, start_epoch)
     if mode is not None and mode != compile_mode(config):
         progress.note(f"zoo: compiling in mode {mode}: CUDA graphs and SyncBatchNorm conflict")
-    stepper = Stepper(objective, optimizer, scheduler, placement, dist, progress, stop)
+    mix = mixing(recipe, splits.num_classes)
+    stepper = Stepper(objective, optimizer, scheduler, placement, dist, progress, stop, mix)
 
     def training_state(epoch: int) -> dict[str, Any]:
         """Everything a resume needs, at the end of ``epoch`` or mid-way (``partial``)."""
@@ -398,9 +401,10 @@ class Objective(nn.Module):
             mirrored = self.network(images.flip(3)).float()
             both = torch.logaddexp(logits.log_softmax(1), mirrored.log_softmax(1))
             logits = both - math.log(2)
-        smoothing = self.label_smoothing if self.training else 0.0
+        soft = labels.is_floating_point()  # mixup's and cutmix's targets, already smoothed
+        smoothing = self.label_smoothing if self.training and not soft else 0.0
         loss = F.cross_entropy(logits, labels, label_smoothing=smoothing)
-        correct = (logits.argmax(1) == labels).sum()
+        correct = (logits.argmax(1) == (labels.argmax(1) if soft else labels)).sum()
         return loss, torch.stack([loss.detach() * labels.shape[0], correct.float()])
 
 
@@ -416,6 +420,7 @@ class Stepper:
     dist: distributed.Distribution
     progress: Progress
     stop: StopRequest
+    mix: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def train_epoch(
         self, loader: DeviceLoader, epoch: int, partial: Partial
@@ -428,6 +433,8 @@ class Stepper:
         self.progress.start_epoch(epoch)
         for step, (images, labels) in enumerate(loader.batches_from(partial.step), partial.step):
             torch.compiler.cudagraph_mark_step_begin()  # the last step's outputs are consumed
+            if self.mix is not None and labels.shape[0] % 2 == 0:
+                images, labels = self.mix(images, labels)
             with self.placement.autocast():
                 loss, stats = self.objective(images, labels)
             self.optimizer.zero_grad(set_to_none=True)
@@ -463,6 +470,24 @@ class Stepper:
             return False
         flag = torch.tensor(float(self.stop.requested), device=self.placement.device)
         return bool(distributed.all_max(flag, self.dist))
+
+
+def mixing(recipe: Recipe, num_classes: int) -> Any:
+    """timm's ``Mixup`` for ``data.mixup`` and ``data.cutmix`` (None when both are 0): whole
+    batches on the device, soft targets smoothed by ``train.label_smoothing``. It draws from
+    NumPy's global generator, seeded here from ``train.seed``."""
+    data = recipe.data
+    if not data.mixup and not data.cutmix:
+        return None
+    from timm.data import Mixup
+
+    np.random.seed(recipe.train.seed)
+    return Mixup(
+        mixup_alpha=data.mixup,
+        cutmix_alpha=data.cutmix,
+        label_smoothing=recipe.train.label_smoothing,
+        num_classes=num_classes,
+    )
 
 
 @dataclass
