@@ -127,3 +127,20 @@ def test_mixup_and_cutmix_train_with_soft_targets(run_zoo, folder, tmp_path, mon
     recipe.write_text(body + "3\n")
     result = run_zoo("train", str(recipe), "--out", str(tmp_path / "odd"))
     assert result.code == 2 and "train.batch_size must be even, not 3" in result.err
+
+
+def test_tensorboard_gets_each_epochs_metrics(run_zoo, folder, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    recipe = tmp_path / "tb.toml"
+    recipe.write_text(
+        f'[model]\npreset = "resnet8_v1_paper"\nnum_classes = 2\n[data]\ndataset = "imagefolder"'
+        f'\nroot = "{folder}"\nimage_size = 16\nworkers = 0\n'
+        "[train]\nepochs = 2\nbatch_size = 4\ntensorboard = true\n"
+    )
+    result = run_zoo("train", str(recipe), "--out", str(tmp_path / "run"), "--no-progress")
+    assert result.code == 0, result.err
+    events = EventAccumulator(str(tmp_path / "run"))
+    events.Reload()
+    assert [event.step for event in events.Scalars("val_acc")] == [1, 2]

@@ -184,3 +184,8 @@ class TrainConfig(BaseModel):
         '"stages.0", "stages.*"); their batch norms stay in eval mode',
     )
     sync_batchnorm: bool = Field(False, description="SyncBatchNorm under torch.distributed")
+    tensorboard: bool = Field(
+        False,
+        description="also write each epoch's metrics as TensorBoard event files into the run "
+        "directory (torch.utils.tensorboard; needs the tensorboard extra)",
+    )

@@ -139,6 +139,8 @@ def _train(
     val_loader = evaluation_loader(splits, normalizer, placement, recipe.data)
     check_patterns(model, config.freeze, "train.freeze", recipe.source)
     check_patterns(model, list(recipe.optim.lr_scale), "optim.lr_scale", recipe.source)
+    if config.tensorboard:
+        tensorboard(None)
     if dist.is_main and not resume:
         checkpoint.prepare_run_dir(run_dir)
 
@@ -188,6 +190,7 @@ def _train(
     if mode is not None and mode != compile_mode(config):
         progress.note(f"zoo: compiling in mode {mode}: CUDA graphs and SyncBatchNorm conflict")
     mix = mixing(recipe, splits.num_classes)
+    board = tensorboard(run_dir) if config.tensorboard and dist.is_main else None
     stepper = Stepper(objective, optimizer, scheduler, placement, dist, progress, stop, mix)
 
     def training_state(epoch: int) -> dict[str, Any]:
@@ -254,6 +257,11 @@ def _train(
                     checkpoint.save_checkpoint(run_dir / checkpoint.BEST, state)
                 checkpoint.save_checkpoint(run_dir / checkpoint.LAST, state)
                 checkpoint.write_metrics(run_dir / checkpoint.METRICS_FILE, metrics)
+                if board is not None:
+                    for key, value in row.items():
+                        if key != "epoch" and isinstance(value, int | float):
+                            board.add_scalar(key, value, epoch + 1)
+                    board.flush()
             progress.epoch_done(row, improved)
             if stop.requested and epoch + 1 < config.epochs:  # stopped while validating
                 raise Stopped(stop.signal or signal.SIGTERM, run_dir, epoch + 1, 0)
@@ -470,6 +478,19 @@ class Stepper:
             return False
         flag = torch.tensor(float(self.stop.requested), device=self.placement.device)
         return bool(distributed.all_max(flag, self.dist))
+
+
+def tensorboard(run_dir: Path | None) -> Any:
+    """A TensorBoard ``SummaryWriter`` into the run directory (``train.tensorboard``); with no
+    directory, only the check that TensorBoard is installed, before anything is written."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise ZooError(
+            "train.tensorboard needs TensorBoard: pip install 'zoo[tensorboard]' "
+            "(or set train.tensorboard = false)"
+        ) from exc
+    return None if run_dir is None else SummaryWriter(log_dir=str(run_dir))
 
 
 def mixing(recipe: Recipe, num_classes: int) -> Any:
