@@ -286,7 +286,14 @@ def test_format_1_checkpoints_build_the_network_they_were_trained_as(recipe, mod
 
     path = tmp_path / "last.pt"
     torch.save(
-        {"format": 1, "model": {}, "epoch": 1, "recipe": recipe, "classes": [], "normalizer": {}},
+        {
+            "format": 1,
+            "model": {},
+            "epoch": 1,
+            "recipe": recipe,
+            "classes": [],
+            "normalizer": {"mean": torch.zeros(3), "std": torch.ones(3)},
+        },
         path,
     )
     with warnings.catch_warnings(record=True) as caught:
