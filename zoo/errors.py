@@ -33,3 +33,8 @@ class CheckFailed(Exception):
     """A check or job that ran and failed (audit mismatch, diverged training): exit code 1."""
 
     exit_code = 1
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 epoch``, ``2 epochs``: a count in a message."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")

@@ -7,6 +7,8 @@ import pytest
 import torch
 import torch.distributed as dist
 
+from zoo.data import DeviceLoader
+from zoo.errors import ZooError
 from zoo.recipe import load_recipe
 from zoo.train import distributed, loop, progress
 from zoo.train.config import TrainConfig
@@ -43,8 +45,8 @@ def test_three_compiled_epochs_compile_twice(tiny_recipe, cifar_root, tmp_path, 
 
 @pytest.fixture
 def syncs_per_epoch(monkeypatch: pytest.MonkeyPatch):
-    """Count ``tolist``/``item`` calls (host syncs on a GPU) inside training epochs, refreshing
-    the progress figures at every step."""
+    """Count ``tolist``/``item`` calls (host syncs on a GPU) between the training steps (while
+    an epoch's batches are being taken), refreshing the progress figures at every step."""
     counted: list[int] = []
     inside = [False]
     monkeypatch.setattr(loop, "REFRESH_STEPS", 1)
@@ -56,16 +58,16 @@ def syncs_per_epoch(monkeypatch: pytest.MonkeyPatch):
             return _real(tensor)
 
         monkeypatch.setattr(torch.Tensor, name, counting)
-    real_epoch = loop.Stepper.train_epoch
+    real_batches = DeviceLoader.batches_from
 
-    def epoch(self, loader, number, partial):
+    def batches(self, first):
         inside[0] = True
         try:
-            return real_epoch(self, loader, number, partial)
+            yield from real_batches(self, first)
         finally:
             inside[0] = False
 
-    monkeypatch.setattr(loop.Stepper, "train_epoch", epoch)
+    monkeypatch.setattr(DeviceLoader, "batches_from", batches)
     return lambda: sum(counted)
 
 
@@ -73,12 +75,12 @@ def test_a_quiet_run_reads_the_device_once_an_epoch(
     tiny_recipe, cifar_root, tmp_path, syncs_per_epoch
 ):
     train(load_recipe(tiny_recipe), tmp_path / "run", data_root=cifar_root, quiet=True)
-    assert syncs_per_epoch() == 2  # 2 epochs of 2 steps: the epoch's totals only
+    assert syncs_per_epoch() == 0  # 2 epochs of 2 steps: the totals are read after the steps
 
 
 def test_no_terminal_no_reads(tiny_recipe, cifar_root, tmp_path, syncs_per_epoch):
     train(load_recipe(tiny_recipe), tmp_path / "run", data_root=cifar_root)  # bars, no terminal
-    assert syncs_per_epoch() == 2
+    assert syncs_per_epoch() == 0
 
 
 def test_bars_on_a_terminal_read_the_figures_they_show(
@@ -86,12 +88,12 @@ def test_bars_on_a_terminal_read_the_figures_they_show(
 ):
     monkeypatch.setattr(progress.console, "_force_terminal", True)
     train(load_recipe(tiny_recipe), tmp_path / "run", data_root=cifar_root)
-    assert syncs_per_epoch() == 2 * (1 + 2)  # the totals, and one refresh per step
+    assert syncs_per_epoch() == 2 * 2  # one refresh per step of the 2 epochs
 
 
 def test_a_batch_larger_than_the_data_is_one_clear_error(tiny_recipe, cifar_root, tmp_path):
     recipe = load_recipe(tiny_recipe, ["train.batch_size=64"])
-    with pytest.raises(loop.ZooError, match=r"train\.batch_size: 64 is more than the 20"):
+    with pytest.raises(ZooError, match=r"train\.batch_size: 64 is more than the 20"):
         train(recipe, tmp_path / "run", data_root=cifar_root, quiet=True)
     assert not (tmp_path / "run").exists()
 

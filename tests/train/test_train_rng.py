@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zoo.train.loop import restore_rng, rng_state
+from zoo.train.state import restore_rng, rng_state
 
 
 @pytest.fixture

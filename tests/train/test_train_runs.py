@@ -44,7 +44,7 @@ def test_a_run_writes_its_directory(run_zoo, tiny_recipe, cifar_root, tmp_path, 
     )
     state = torch.load(out / "last.pt", weights_only=True)
     assert state["epoch"] == 2 and "conv.weight" in "".join(state["model"])
-    assert {"optimizer", "scheduler", "rng", "metrics", "recipe"} <= state.keys()
+    assert {"optimizer", "plateau", "rng", "metrics", "recipe"} <= state.keys()
     assert load_recipe(out / "recipe.toml").train.epochs == 2
 
 
@@ -154,7 +154,7 @@ def test_divergence_is_exit_1_with_a_clear_message(
     run_zoo, tiny_recipe, cifar_root, tmp_path, monkeypatch, train_tiny
 ):
     monkeypatch.setattr(
-        "zoo.train.loop.F.cross_entropy",
+        "zoo.train.objective.F.cross_entropy",
         lambda *a, **k: torch.tensor(float("nan"), requires_grad=True),
     )
     result = train_tiny()
@@ -171,7 +171,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tiny_recipe, cifar_root, tmp_
     good = torch.load(out / "last.pt", weights_only=True)
     real = torch.nn.functional.cross_entropy
     monkeypatch.setattr(
-        "zoo.train.loop.F.cross_entropy", lambda *a, **k: real(*a, **k) * float("nan")
+        "zoo.train.objective.F.cross_entropy", lambda *a, **k: real(*a, **k) * float("nan")
     )
     with pytest.raises(TrainingDiverged):
         train(

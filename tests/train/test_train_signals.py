@@ -28,15 +28,15 @@ def test_a_signal_mid_epoch_saves_that_step_and_resume_is_bit_identical(
     recipe = tmp_path / "r.toml"
     recipe.write_text(RECIPE)
     whole = train(load_recipe(recipe), tmp_path / "whole", show_progress=False, quiet=True)
-    real, sent = loop.Stepper._stopping, []
+    real, sent = loop.stopping, []
 
-    def stopping(self, step):
-        if not sent and step == 2:  # the third of six steps of the first epoch
+    def stopping(stop, steps_done, *args):
+        if not sent and steps_done == 3:  # after the third of six steps of the first epoch
             sent.append(number)
             signal.raise_signal(number)
-        return real(self, step)
+        return real(stop, steps_done, *args)
 
-    monkeypatch.setattr(loop.Stepper, "_stopping", stopping)
+    monkeypatch.setattr(loop, "stopping", stopping)
     stopped = tmp_path / "stopped"
     result = run_zoo("train", str(recipe), "--out", str(stopped), "--no-progress")
     assert result.code == 128 + number
@@ -46,7 +46,7 @@ def test_a_signal_mid_epoch_saves_that_step_and_resume_is_bit_identical(
     state = torch.load(stopped / "last.pt", weights_only=True)
     assert (state["epoch"], state["step"]) == (0, 3)
 
-    monkeypatch.setattr(loop.Stepper, "_stopping", real)
+    monkeypatch.setattr(loop, "stopping", real)
     resumed = run_zoo("train", "--resume", str(stopped), "--no-progress")
     assert resumed.code == 0, resumed.err
     a = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)

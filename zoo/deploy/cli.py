@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from zoo.cli import command, console, errors
-from zoo.errors import ZooError
+from zoo.errors import ZooError, plural
 
 FORMATS = ("onnx", "pt2", "safetensors")
 """What ``zoo export --format`` writes (:mod:`zoo.deploy.export`, kept here so that ``--help``
@@ -110,14 +110,14 @@ def predict_command(args: argparse.Namespace) -> int:
             len(unreadable) > SHOWN_UNREADABLE
         )
         errors.print(
-            f"zoo: skipped {_plural(len(unreadable), 'image')} that could not be read: "
+            f"zoo: skipped {plural(len(unreadable), 'image')} that could not be read: "
             f"{named}{more}",
             markup=False,
             highlight=False,
             soft_wrap=True,
         )
     if not rows:
-        raise ZooError(f"none of the {_plural(len(files), 'image')} could be read")
+        raise ZooError(f"none of the {plural(len(files), 'image')} could be read")
     if args.json:
         print(json.dumps([row.to_json() for row in rows]))
         return 0
@@ -190,7 +190,3 @@ def runs_command(args: argparse.Namespace) -> int:
         )
     console.print(table)
     return 0
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")

@@ -104,7 +104,7 @@ def load_trained(
 
 def _load_checkpoint(path: Path, device: str | torch.device) -> TrainedModel:
     from zoo.train.checkpoint import load_checkpoint
-    from zoo.train.loop import load_weights
+    from zoo.train.state import load_weights
 
     state = load_checkpoint(path, device, required=INFERENCE_KEYS)
     recipe = parse_recipe(state["recipe"], path)

@@ -121,7 +121,8 @@ class ResumeCheckpoint(Checkpoint):
     """``last.pt`` as ``--resume`` needs it: the training state besides the weights."""
 
     optimizer: OptimizerState
-    scheduler: dict[str, Any] | None
+    scheduler: dict[str, Any] | None = None
+    """Written before the schedule was a closed form; read, and not needed."""
     plateau: dict[str, Any] | None
     rng: RngState
     metrics: list[MetricsRow]

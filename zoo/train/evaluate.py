@@ -15,7 +15,9 @@ from zoo.errors import ZooError
 from zoo.recipe import Recipe
 from zoo.train.checkpoint import load_checkpoint
 from zoo.train.device import place
-from zoo.train.loop import evaluate, evaluation_loader, load_splits, load_weights
+from zoo.train.loaders import evaluation_loader, load_splits
+from zoo.train.objective import evaluate
+from zoo.train.state import load_weights
 
 
 @dataclass(frozen=True)

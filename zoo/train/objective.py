@@ -1,0 +1,62 @@
+"""What a step computes from a batch — the network's loss and the figures of its metrics — and
+the evaluation that sums them over a loader."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zoo.data import DeviceLoader
+from zoo.train.device import Placement
+
+
+class Objective(nn.Module):
+    """The network and what a step computes from its logits — the loss, and the summed loss and
+    count of correct predictions for the metrics — as one module, so that ``torch.compile`` takes
+    them into the network's graph instead of launching about ten small kernels a step.
+
+    ``forward`` returns the mean loss (label-smoothed in training) and ``[summed loss, correct]``
+    as float32: exact counts up to 2^24 images an epoch. ``tta`` averages the image and its mirror.
+    """
+
+    def __init__(self, network: nn.Module, label_smoothing: float = 0.0, tta: bool = False):
+        super().__init__()
+        self.network, self.label_smoothing, self.tta = network, label_smoothing, tta
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        logits = self.network(images).float()
+        if self.tta:  # log of the mean of the two softmaxes, without underflow to log(0)
+            mirrored = self.network(images.flip(3)).float()
+            both = torch.logaddexp(logits.log_softmax(1), mirrored.log_softmax(1))
+            logits = both - math.log(2)
+        soft = labels.is_floating_point()  # mixup's and cutmix's targets, already smoothed
+        smoothing = self.label_smoothing if self.training and not soft else 0.0
+        loss = F.cross_entropy(logits, labels, label_smoothing=smoothing)
+        correct = (logits.argmax(1) == (labels.argmax(1) if soft else labels)).sum()
+        return loss, torch.stack([loss.detach() * labels.shape[0], correct.float()])
+
+
+@torch.no_grad()
+def score(objective: nn.Module, loader: DeviceLoader, placement: Placement) -> tuple[float, float]:
+    """Mean loss and accuracy of an :class:`Objective` (compiled or not) over a loader."""
+    objective.eval()
+    totals = torch.zeros(2, device=placement.device)
+    seen = 0
+    for images, labels in loader:
+        torch.compiler.cudagraph_mark_step_begin()
+        with placement.autocast():
+            _, stats = objective(images, labels)
+        totals += stats
+        seen += labels.shape[0]
+    loss_sum, hits = totals.tolist()
+    return loss_sum / max(seen, 1), hits / max(seen, 1)
+
+
+def evaluate(
+    network: nn.Module, loader: DeviceLoader, placement: Placement, tta: bool = False
+) -> tuple[float, float]:
+    """Mean loss and accuracy over a loader; ``tta`` averages the image and its mirror."""
+    return score(Objective(network, tta=tta), loader, placement)

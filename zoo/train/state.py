@@ -1,0 +1,161 @@
+"""Where a run stands, and the one place that turns it into a checkpoint and back.
+
+A checkpoint (``last.pt``, ``best.pt``) is :meth:`TrainingState.checkpoint`; ``--resume`` is
+:meth:`TrainingState.restore`. Both list the same entries side by side, so what is saved and what
+is restored cannot drift apart. The learning rate is not among them: it is a closed-form function
+of the step (:mod:`zoo.train.schedule`), and the step follows from the epoch and ``step``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo.architectures.weights import LEGACY_FORMAT, fit_and_load
+from zoo.data import Normalizer
+from zoo.data.splits import DataSplits
+from zoo.errors import ZooError, plural
+from zoo.recipe import Recipe, flatten
+from zoo.train import checkpoint
+from zoo.train.optim import load_optimizer_state
+from zoo.train.schedule import Plateau
+
+RESUMABLE_CHANGES = (
+    "name",
+    "description",
+    "train.epochs",
+    "train.compile",
+    "train.device",
+    "train.precision",
+    "train.channels_last",
+)
+"""What ``--resume --set`` may change: how long and where to train, not what."""
+
+
+@dataclass
+class TrainingState:
+    """The model, optimiser and plateau of a run, and how far it has come: ``epoch`` finished
+    epochs, then ``step`` steps of the next one (a run stopped mid-epoch) with their summed loss
+    and correct count (``totals``) over ``seen`` images, at that epoch's reported ``epoch_lr``."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    plateau: Plateau
+    recipe: Recipe
+    splits: DataSplits
+    normalizer: Normalizer
+    device: torch.device
+    epoch: int = 0
+    step: int = 0
+    seen: int = 0
+    epoch_lr: float = 0.0
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    best: float = -1.0
+    totals: torch.Tensor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.totals = torch.zeros(2, device=self.device)
+
+    def next_epoch(self) -> None:
+        """An epoch finished: count it, and start the next one's sums afresh."""
+        self.epoch, self.step, self.seen = self.epoch + 1, 0, 0
+        self.totals = torch.zeros_like(self.totals)
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything a resume needs (and what using the model needs: recipe, classes,
+        normalisation, image size)."""
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "plateau": self.plateau.state_dict(),
+            "scaler": None,  # bf16 autocast needs no loss scaling
+            "rng": rng_state(),
+            "epoch": self.epoch,
+            "metrics": self.metrics,
+            "best_val_acc": self.best,
+            "recipe": self.recipe.to_toml(),
+            "classes": self.splits.classes,
+            "normalizer": {"mean": self.normalizer.mean, "std": self.normalizer.std},
+            "image_size": list(self.splits.image_shape[1:]),
+            "crop_ratio": self.splits.crop_ratio,
+        }
+        if self.step:  # stopped mid-epoch
+            state |= {"step": self.step, "seen": self.seen, "epoch_lr": self.epoch_lr,
+                      "partial": self.totals.cpu()}  # fmt: skip
+        return state
+
+    def restore(self, run_dir: Path) -> None:
+        """Continue the run in ``run_dir`` from its ``last.pt``, if the recipe lets it."""
+        path = run_dir / checkpoint.LAST
+        saved = checkpoint.load_checkpoint(path, self.device, resume=True)
+        check_resumable(saved, self.recipe, run_dir)
+        load_weights(self.model, saved, path)
+        load_optimizer_state(self.optimizer, saved["optimizer"])
+        group = self.optimizer.param_groups[0]
+        self.plateau.load_state_dict(saved.get("plateau"), group["lr"] / group["lr_scale"])
+        restore_rng(saved["rng"])
+        self.epoch, self.metrics, self.best = (
+            saved["epoch"],
+            saved["metrics"],
+            saved["best_val_acc"],
+        )
+        if saved.get("step"):
+            self.step, self.seen, self.epoch_lr = saved["step"], saved["seen"], saved["epoch_lr"]
+            self.totals = saved["partial"].to(self.device)
+
+
+def check_resumable(state: dict[str, Any], recipe: Recipe, run_dir: Path) -> None:
+    """Refuse to resume a finished run, or to stretch a one-cycle schedule."""
+    done = state["epoch"]
+    if done >= recipe.train.epochs:
+        raise ZooError(
+            f"{run_dir} already finished {plural(done, 'epoch')}; to go on, raise them, "
+            f"e.g. --set train.epochs={done * 2}"
+        )
+    saved = flatten(tomllib.loads(state["recipe"]))
+    now = flatten(tomllib.loads(recipe.to_toml()))
+    changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+    refused = [key for key in changed if key not in RESUMABLE_CHANGES]
+    if refused:
+        raise ZooError(
+            f"{run_dir}: a resumed run keeps its recipe; it may change only "
+            f"{', '.join(RESUMABLE_CHANGES[2:])}, not {', '.join(refused)}"
+        )
+    if recipe.schedule.name == "onecycle" and "train.epochs" in changed:
+        raise ZooError(
+            f"{run_dir}: a one-cycle schedule cannot be stretched from {saved['train.epochs']} "
+            f"to {recipe.train.epochs} epochs; train a new run instead"
+        )
+
+
+def load_weights(model: nn.Module, state: dict[str, Any], path: Path) -> None:
+    """Load a checkpoint's state dict, migrating the layout of format 1; weights that do not
+    fit the recipe's model are one clear error."""
+    if not isinstance(state["model"], dict):
+        raise ZooError(f"{path}: the checkpoint's model is not a state dict")
+    legacy = state["format"] == LEGACY_FORMAT
+    fit_and_load(model, state["model"], str(path), fresh_classifier=False, legacy=legacy)
+
+
+def rng_state() -> dict[str, Any]:
+    """torch's global random states (dropout draws from them), as tensors; the loader's order
+    and augmentations depend on the epoch alone (:meth:`DeviceLoader.set_epoch`)."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Restore :func:`rng_state`'s states. A run saved on more GPUs than this machine shows
+    restores the first ones (each rank draws on its own device only); on fewer, the rest keep
+    their seeds."""
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        for index, saved in enumerate(state["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(saved.cpu(), index)
