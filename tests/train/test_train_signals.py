@@ -21,17 +21,21 @@ RECIPE = (
 )
 
 
-@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize(
+    ("number", "at_step"), [(signal.SIGTERM, 3), (signal.SIGINT, 3), (signal.SIGTERM, 6)]
+)
 def test_a_signal_mid_epoch_saves_that_step_and_resume_is_bit_identical(
-    number, run_zoo, tmp_path, monkeypatch
+    number, at_step, run_zoo, tmp_path, monkeypatch
 ):
+    """Stopped after the third of the first epoch's six steps, or after its last one (before
+    its validation)."""
     recipe = tmp_path / "r.toml"
     recipe.write_text(RECIPE)
     whole = train(load_recipe(recipe), tmp_path / "whole", show_progress=False, quiet=True)
     real, sent = loop.stopping, []
 
     def stopping(stop, steps_done, *args):
-        if not sent and steps_done == 3:  # after the third of six steps of the first epoch
+        if not sent and steps_done == at_step:
             sent.append(number)
             signal.raise_signal(number)
         return real(stop, steps_done, *args)
@@ -41,10 +45,10 @@ def test_a_signal_mid_epoch_saves_that_step_and_resume_is_bit_identical(
     result = run_zoo("train", str(recipe), "--out", str(stopped), "--no-progress")
     assert result.code == 128 + number
     name = signal.Signals(number).name
-    assert f"stopped by {name} at epoch 1, step 3;" in result.err
+    assert f"stopped by {name} at epoch 1, step {at_step};" in result.err
     assert f"zoo train --resume {stopped}" in result.err
     state = torch.load(stopped / "last.pt", weights_only=True)
-    assert (state["epoch"], state["step"]) == (0, 3)
+    assert (state["epoch"], state["step"]) == (0, at_step)
 
     monkeypatch.setattr(loop, "stopping", real)
     resumed = run_zoo("train", "--resume", str(stopped), "--no-progress")
