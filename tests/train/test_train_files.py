@@ -142,3 +142,25 @@ def test_a_diverged_validation_is_null_in_strict_json_and_never_best(
     assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["epoch"] == 1
     assert "val_loss diverged" in result.err
     assert run_zoo("plot", str(tmp_path / "run")).code == 0
+
+
+def test_a_lock_held_for_an_instant_does_not_turn_a_trainer_away(tmp_path):
+    """``zoo runs`` probes a run's lock by taking it for an instant; a trainer starting then
+    waits it out, and one held for longer is still reported as in use."""
+    import fcntl
+    import os
+    import threading
+
+    from zoo.train.checkpoint import locked_run_dir
+
+    run = tmp_path / "run"
+    run.mkdir()
+    probe = os.open(run, os.O_RDONLY)
+    fcntl.flock(probe, fcntl.LOCK_SH)
+    threading.Timer(0.1, fcntl.flock, (probe, fcntl.LOCK_UN)).start()
+    with locked_run_dir(run):
+        pass
+    fcntl.flock(probe, fcntl.LOCK_SH)
+    with pytest.raises(ZooError, match="in use by another zoo process"), locked_run_dir(run):
+        pass
+    os.close(probe)

@@ -19,6 +19,7 @@ import pickle
 import re
 import secrets
 import tempfile
+import time
 import tomllib
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -42,6 +43,11 @@ TRAINED_FILES = (LAST, BEST)
 """The files that hold trained weights: a directory with either holds a run and is never reused.
 A directory with only ``recipe.toml`` (and ``metrics.jsonl``) is a run stopped in its first
 epoch, which left nothing to lose; it is used again."""
+
+LOCK_PATIENCE = 0.5
+LOCK_RETRY = 0.01
+"""How long a trainer tries to lock its run directory, and how often: long enough to outlast
+``zoo runs`` probing the lock, short enough that a run in use is reported at once."""
 
 FILE_MODE = 0o666
 """Run files get the permissions of any new file (less the umask), as ``open`` gives."""
@@ -161,15 +167,11 @@ def locked_run_dir(path: Path, enabled: bool = True) -> Iterator[Path]:
     except OSError as exc:
         raise ZooError(f"cannot write the run directory {path}: {exc.strerror or exc}") from exc
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise
+        if not _lock(handle):
             raise ZooError(
                 f"{path} is in use by another zoo process; wait for it to finish or choose "
                 "another --out"
-            ) from None
+            )
         try:
             with tempfile.NamedTemporaryFile(dir=path):  # a read-only run fails here, not later
                 pass
@@ -184,6 +186,23 @@ def locked_run_dir(path: Path, enabled: bool = True) -> Iterator[Path]:
             raise
     finally:
         os.close(handle)  # closing the last descriptor releases the lock
+
+
+def _lock(handle: int) -> bool:
+    """Take the exclusive lock, or report that another process holds it. ``zoo runs`` probes
+    locks by taking them for an instant, so a holder is only believed after
+    :data:`LOCK_PATIENCE` seconds of failed attempts."""
+    deadline = time.monotonic() + LOCK_PATIENCE
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(LOCK_RETRY)
 
 
 def prepare_run_dir(path: Path) -> Path:

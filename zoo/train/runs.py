@@ -108,8 +108,9 @@ def network_name(model: Any) -> str:
 
 
 def is_locked(run_dir: Path) -> bool:
-    """Whether a process holds the run's lock: a non-blocking exclusive ``flock`` on the lock
-    file or the directory fails (and succeeds, and is released at once, when nobody does)."""
+    """Whether a process holds the run's lock: a non-blocking shared ``flock`` on the lock file
+    or the directory fails (and succeeds, and is released at once, when nobody does; a trainer
+    starting in that instant tries again, :func:`zoo.train.checkpoint.locked_run_dir`)."""
     for target in (run_dir / LOCK_FILE, run_dir):
         if not target.exists():
             continue
@@ -118,7 +119,7 @@ def is_locked(run_dir: Path) -> bool:
         except OSError:
             continue
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
             fcntl.flock(handle, fcntl.LOCK_UN)
         except OSError as exc:
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
