@@ -144,3 +144,16 @@ def test_tensorboard_gets_each_epochs_metrics(run_zoo, folder, tmp_path):
     events = EventAccumulator(str(tmp_path / "run"))
     events.Reload()
     assert [event.step for event in events.Scalars("val_acc")] == [1, 2]
+
+
+def test_a_wrong_weights_path_fails_before_the_data_is_read(run_zoo, tmp_path):
+    """Fine-tuning reads a folder that can take minutes to decode: a wrong weights source is
+    reported first (here the data does not exist either, and is never reached)."""
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        '[model]\npreset = "resnet18"\nweights = "no/such/weights.pth"\nnum_classes = 2\n'
+        f'[data]\ndataset = "imagefolder"\nroot = "{tmp_path / "missing"}"\nimage_size = 64\n'
+    )
+    result = run_zoo("train", str(recipe), "--out", str(tmp_path / "run"))
+    assert result.code == 2 and "no/such/weights.pth: no such weights file" in result.err
+    assert not (tmp_path / "run").exists()

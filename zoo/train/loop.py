@@ -82,9 +82,10 @@ def train(
         check_placement(recipe, placement, dist)
         seed_everything(config.seed, config.deterministic, placement.device)
 
-        # Data and model, checked before anything is written.
-        splits = load_splits(recipe, data_root, dist)
+        # Model and data (the weights first: a wrong path fails before a long decode), checked
+        # before anything is written.
         model = recipe.build(weights=not resume)  # a resumed run's weights are in its checkpoint
+        splits = load_splits(recipe, data_root, dist)
         normalizer = Normalizer.fit(splits.train_images, recipe.normalize_mode())
         train_loader = training_loader(recipe, splits, normalizer, placement, dist)
         val_loader = evaluation_loader(splits, normalizer, placement, recipe.data)
