@@ -127,6 +127,13 @@ def test_mixup_and_cutmix_train_with_soft_targets(run_zoo, folder, tmp_path, mon
     recipe.write_text(body + "3\n")
     result = run_zoo("train", str(recipe), "--out", str(tmp_path / "odd"))
     assert result.code == 2 and "train.batch_size must be even, not 3" in result.err
+    (folder / "train" / "red" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage")
+    seen.clear()
+    streamed = body.replace("workers = 0", "workers = 0\nin_memory = false\nskip_bad_images = true")
+    recipe.write_text(streamed + "4\n")
+    result = run_zoo("train", str(recipe), "--out", str(tmp_path / "bad"), "--no-progress")
+    assert result.code == 0, result.err  # the batch that lost the broken file is odd: unmixed
+    assert seen.count(False) == 1 and True in seen
 
 
 def test_tensorboard_gets_each_epochs_metrics(run_zoo, folder, tmp_path):

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 import zoo
 from zoo.train.config import OptimConfig, ScheduleConfig
-from zoo.train.optim import make_optimizer, parameter_groups, set_lr
+from zoo.train.optim import make_optimizer, parameter_groups
 from zoo.train.schedule import Plateau, learning_rate, one_cycle
 
 SEED = ScheduleConfig(
@@ -101,24 +101,36 @@ def test_a_plateau_with_a_constant_schedule_reduces_for_good():
     patience=st.integers(1, 4),
     factor=st.floats(0.05, 0.95),
     min_lr=st.sampled_from([0.0, 1e-3, 0.02]),
+    scale=st.sampled_from([0.1, 1.0, 3.0]),
 )
-def test_the_plateau_multiplier_follows_torchs_reduce_lr_on_plateau(
-    losses, patience, factor, min_lr
+def test_the_plateau_gives_each_group_the_rate_of_torchs_reduce_lr_on_plateau(
+    losses, patience, factor, min_lr, scale
 ):
-    """At a constant rate the multiplier gives the rate torch's ReduceLROnPlateau would set."""
+    """At a constant rate, every parameter group (one with lr_scale) gets the rate torch's
+    ReduceLROnPlateau would set it to, floor included — up to torch's rule of skipping a
+    reduction smaller than 1e-8."""
     config = ScheduleConfig(
         name="constant", plateau={"patience": patience, "factor": factor, "min_lr": min_lr}
     )
     plateau = Plateau.of(config, 0.1)
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    ours = make_optimizer(model, OptimConfig(lr=0.1, lr_scale={"1": scale}), torch.device("cpu"))
+    theirs = torch.optim.SGD(
+        [
+            {"params": [torch.zeros(1, requires_grad=True)], "lr": group["lr"]}
+            for group in ours.param_groups
+        ]
+    )
     torchs = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=factor, patience=patience, min_lr=min_lr
+        theirs, factor=factor, patience=patience, min_lr=min_lr
     )
     for loss in losses:
         plateau.start_epoch()
         plateau.end_epoch(loss)
         torchs.step(loss)
-        assert 0.1 * plateau.multiplier == pytest.approx(optimizer.param_groups[0]["lr"])
+        plateau.set_rates(ours, 0.1)
+        for mine, torch_group in zip(ours.param_groups, theirs.param_groups, strict=True):
+            assert mine["lr"] == pytest.approx(torch_group["lr"], abs=1e-8 / (1 - factor))
         assert plateau.num_bad_epochs == torchs.num_bad_epochs
 
 
@@ -133,11 +145,11 @@ def test_a_plateau_state_of_torchs_scheduler_is_read():
     assert overridden.multiplier == 1.0
 
 
-def test_set_lr_keeps_each_groups_scale():
+def test_each_group_gets_the_schedules_rate_times_its_scale():
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
     config = OptimConfig(lr=0.1, lr_scale={"0": 0.1})
     optimizer = make_optimizer(model, config, torch.device("cpu"))
-    set_lr(optimizer, 0.5)
+    Plateau.of(ScheduleConfig(), 0.1).set_rates(optimizer, 0.5)
     assert sorted(group["lr"] for group in optimizer.param_groups) == pytest.approx([0.05, 0.5])
 
 

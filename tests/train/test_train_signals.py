@@ -22,15 +22,21 @@ RECIPE = (
 
 
 @pytest.mark.parametrize(
-    ("number", "at_step"), [(signal.SIGTERM, 3), (signal.SIGINT, 3), (signal.SIGTERM, 6)]
+    ("number", "at_step", "mixing"),
+    [
+        (signal.SIGTERM, 3, ""),
+        (signal.SIGINT, 3, ""),
+        (signal.SIGTERM, 6, ""),
+        (signal.SIGTERM, 3, "mixup = 0.4\ncutmix = 1.0\n"),
+    ],
 )
 def test_a_signal_mid_epoch_saves_that_step_and_resume_is_bit_identical(
-    number, at_step, run_zoo, tmp_path, monkeypatch
+    number, at_step, mixing, run_zoo, tmp_path, monkeypatch
 ):
     """Stopped after the third of the first epoch's six steps, or after its last one (before
-    its validation)."""
+    its validation); with mixup and cutmix, whose draws come from NumPy's global generator."""
     recipe = tmp_path / "r.toml"
-    recipe.write_text(RECIPE)
+    recipe.write_text(RECIPE.replace("val_size = 16\n", "val_size = 16\n" + mixing))
     whole = train(load_recipe(recipe), tmp_path / "whole", show_progress=False, quiet=True)
     real, sent = loop.stopping, []
 

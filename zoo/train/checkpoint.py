@@ -115,12 +115,13 @@ class OptimizerState(BaseModel):
 
 
 class RngState(BaseModel):
-    """torch's global random states."""
+    """torch's global random states, and NumPy's (absent before mixup)."""
 
     model_config = _STRICT
 
     torch: Tensor
     cuda: list[Tensor] | None = None
+    numpy: dict[str, Any] | None = None
 
 
 class ResumeCheckpoint(Checkpoint):

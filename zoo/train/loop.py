@@ -33,7 +33,7 @@ from zoo.train.device import choose_device, compile_mode, place
 from zoo.train.freeze import freeze
 from zoo.train.loaders import evaluation_loader, load_splits, training_loader
 from zoo.train.objective import Objective, score
-from zoo.train.optim import make_optimizer, set_lr
+from zoo.train.optim import make_optimizer
 from zoo.train.progress import REFRESH_STEPS, Progress
 from zoo.train.schedule import Plateau, learning_rate
 from zoo.train.signals import Stopped, StopRequest, stop_on_signals
@@ -69,8 +69,9 @@ def train(
 ) -> Run:
     """Train ``recipe`` into ``run_dir`` (continuing the checkpoint there if ``resume``), with
     ``data_root`` in place of ``data.root`` if given. ``show_progress=False`` leaves a line per
-    epoch; ``quiet`` prints nothing. SIGINT and SIGTERM stop it after the current step, which is
-    saved (:class:`~zoo.train.signals.Stopped`)."""
+    epoch; ``quiet`` prints nothing. SIGINT and SIGTERM stop it after the current step (under
+    DDP, at the next step where the ranks agree), which is saved
+    (:class:`~zoo.train.signals.Stopped`)."""
     config = recipe.train
     with contextlib.ExitStack() as cleanup:
         # Processes and device: one process, or one per GPU under torchrun.
@@ -102,6 +103,7 @@ def train(
         steps = len(train_loader)
         lr_at = learning_rate(recipe.schedule, recipe.optim.lr, steps, config.epochs)
         plateau = Plateau.of(recipe.schedule, recipe.optim.lr)
+        mix = mixing(recipe, splits.num_classes)  # seeds NumPy's generator; a resume restores it
         state = TrainingState(
             model, optimizer, plateau, recipe, splits, normalizer, placement.device
         )
@@ -116,7 +118,6 @@ def train(
         mode = compile_mode(config, dist.enabled)
         if mode is not None:
             objective = torch.compile(objective, mode=mode)
-        mix = mixing(recipe, splits.num_classes)
         board = writer(run_dir) if config.tensorboard and dist.is_main else None
         shown = dist.is_main and not quiet
         progress = Progress(config.epochs, steps, config.batch_size, shown, bars=show_progress)
@@ -130,14 +131,16 @@ def train(
                 train_loader.set_epoch(epoch)
                 if first == 0:
                     plateau.start_epoch()  # a schedule overrides a plateau reduction, as in Keras
-                    state.epoch_lr = lr_at(epoch * steps) * plateau.multiplier
                 objective.train()
                 progress.start_epoch(epoch)
                 for step, (images, labels) in enumerate(train_loader.batches_from(first), first):
-                    lr = lr_at(epoch * steps + step) * plateau.multiplier
-                    set_lr(optimizer, lr)
-                    torch.compiler.cudagraph_mark_step_begin()  # the last step's outputs are used
-                    if mix is not None:
+                    scheduled = lr_at(epoch * steps + step)
+                    plateau.set_rates(optimizer, scheduled)  # x each group's lr_scale
+                    lr = plateau.rate(scheduled)  # before lr_scale: what bars and metrics show
+                    if step == 0:
+                        state.epoch_lr = lr
+                    torch.compiler.cudagraph_mark_step_begin()  # the last outputs are consumed
+                    if mix is not None and labels.shape[0] % 2 == 0:  # skipped bad files: odd
                         images, labels = mix(images, labels)
                     with placement.autocast():
                         loss, stats = objective(images, labels)
@@ -149,7 +152,8 @@ def train(
                     state.step = step + 1
                     if progress.shows_status and state.step % REFRESH_STEPS == 0:
                         loss_sum, hits = state.totals.tolist()  # a host sync, only for a bar
-                        check_finite(loss_sum / state.seen, epoch, step)
+                        if not dist.enabled:  # under DDP all ranks stop together, at the end
+                            check_finite(loss_sum / state.seen, epoch, step)
                         progress.refresh(step, loss_sum / state.seen, hits / state.seen, lr)
                     else:
                         progress.advance(step)
@@ -162,7 +166,9 @@ def train(
 
                 # The epoch's figures: one read of the sums (all ranks'), then validation.
                 images_trained = (state.step - first) * config.batch_size * dist.world_size
-                sums = distributed.all_sum(state.totals, dist) / (state.seen * dist.world_size)
+                sums = distributed.all_sum(state.totals.clone(), dist) / (
+                    state.seen * dist.world_size
+                )
                 train_loss, train_acc = sums.tolist()
                 check_finite(train_loss, epoch, steps - 1)
                 train_seconds = time.perf_counter() - started  # the read synced: the time is real
@@ -230,9 +236,10 @@ def stopping(
 
 def mixing(recipe: Recipe, num_classes: int) -> Any:
     """timm's ``Mixup`` for ``data.mixup`` and ``data.cutmix`` (None when both are 0): whole
-    batches on the device (training batches are full and even: the recipe checks it), soft
-    targets smoothed by ``train.label_smoothing``. It draws from NumPy's global generator,
-    seeded here from ``train.seed``."""
+    batches on the device (even ones: the recipe checks the batch size, but a streamed batch
+    that skipped a bad file is not mixed), soft targets smoothed by ``train.label_smoothing``.
+    It draws from NumPy's global generator, seeded here from ``train.seed`` and saved in every
+    checkpoint (:func:`zoo.train.state.rng_state`)."""
     data = recipe.data
     if not data.mixup and not data.cutmix:
         return None

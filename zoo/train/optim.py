@@ -3,8 +3,8 @@
 The optimisers are torch's (fused kernels where torch has them). Weight decay goes to the
 parameters ``decay_on`` names, as separate parameter groups: the seed's Keras
 ``kernel_regularizer=l2(1e-4)`` sits on conv kernels only. ``lr_scale`` gives groups a fraction
-of the learning rate, which the training loop sets at every step (:func:`set_lr`) from the
-closed-form schedule of :mod:`zoo.train.schedule`.
+of the learning rate, which the training loop sets at every step from the closed-form schedule
+and the plateau of :mod:`zoo.train.schedule`.
 """
 
 from __future__ import annotations
@@ -56,12 +56,6 @@ def make_optimizer(
         )
     optimizer = torch.optim.Adam if config.name == "adam" else torch.optim.AdamW
     return optimizer(groups, lr=config.lr, betas=config.betas, eps=config.eps, **fast)
-
-
-def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    """Give every parameter group ``lr`` times its ``lr_scale``."""
-    for group in optimizer.param_groups:
-        group["lr"] = lr * group["lr_scale"]
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:

@@ -3,7 +3,7 @@ multiplier on it.
 
 The rate at global step ``t`` (0-based, counted over the whole run) is
 
-    lr(t) = lr_at(t) × plateau.multiplier
+    lr(t) = lr_at(t) × plateau.multiplier   (× each parameter group's ``optim.lr_scale``)
 
 ``lr_at`` is the schedule of ``[schedule]`` in closed form: a function of ``t`` alone, so a
 resumed run (even one stopped mid-epoch) continues exactly, and an extended one (``--set
@@ -12,11 +12,12 @@ cannot express the seed's steps — its factors are multipliers of the base rate
 ×1e-3, then ×0.5e-3), not one constant gamma — and a closed form needs no state in the checkpoint.
 
 The plateau is Keras' and torch's ``ReduceLROnPlateau`` on the validation loss as a multiplier
-(:class:`Plateau`). The seed combines it with ``LearningRateScheduler``, which sets the rate anew
-at the start of every epoch, so in Keras a reduction made at an epoch's end is overridden before
-any batch is trained with it. zoo does the same: with a schedule (anything but ``constant``
-without warm-up) the multiplier returns to 1 at each epoch's start; with a constant rate nothing
-overrides it and reductions last, as plain ``ReduceLROnPlateau`` training does.
+(:class:`Plateau`), floored at its ``min_lr`` group by group. The seed combines it with
+``LearningRateScheduler``, which sets the rate anew at the start of every epoch, so in Keras a
+reduction made at an epoch's end is overridden before any batch is trained with it. zoo does the
+same: with a schedule (anything but ``constant`` without warm-up) the multiplier returns to 1 at
+each epoch's start; with a constant rate nothing overrides it and reductions last, as plain
+``ReduceLROnPlateau`` training does.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from typing import Any
+
+import torch
 
 from zoo.train.config import PlateauConfig, ScheduleConfig
 
@@ -34,9 +37,9 @@ ONECYCLE_DIV = 25.0
 ONECYCLE_FINAL_DIV = 1e4
 
 PLATEAU_THRESHOLD = 1e-4
-"""torch's ``ReduceLROnPlateau`` defaults (mode ``min``, relative threshold): a loss improves on
-the best when it is below ``best × (1 − 1e-4)``; a reduction smaller than ``1e-8`` is skipped."""
-PLATEAU_EPS = 1e-8
+"""torch's ``ReduceLROnPlateau`` default (mode ``min``, relative threshold): a loss improves on
+the best when it is below ``best × (1 − 1e-4)``. (torch also skips a reduction smaller than
+1e-8; zoo does not, which changes no rate by more than that.)"""
 
 
 def learning_rate(
@@ -89,10 +92,12 @@ class Plateau:
     """``ReduceLROnPlateau`` on the validation loss as a multiplier of the schedule's rate.
 
     After more than ``patience`` epochs without a validation loss below the best (by torch's
-    relative threshold), :attr:`multiplier` is multiplied by ``factor``, never taking the rate
-    below ``min_lr``. ``lasting=False`` (a schedule sets the rate anew at every epoch's start, as
-    Keras' ``LearningRateScheduler`` does) returns it to 1 at each :meth:`start_epoch`. Without a
-    ``[schedule.plateau]`` (``config=None``) the multiplier stays 1.
+    relative threshold), :attr:`multiplier` is multiplied by ``factor``. :meth:`set_rates`
+    gives each parameter group ``lr × lr_scale × multiplier``, but never less than ``min_lr``
+    (or than the group's unreduced rate, where that is lower): torch's floor, group by group.
+    ``lasting=False`` (a schedule sets the rate anew at every epoch's start, as Keras'
+    ``LearningRateScheduler`` does) returns the multiplier to 1 at each :meth:`start_epoch`.
+    Without a ``[schedule.plateau]`` (``config=None``) it stays 1.
     """
 
     def __init__(self, config: PlateauConfig | None, base_lr: float, lasting: bool) -> None:
@@ -121,11 +126,21 @@ class Plateau:
         else:
             self.num_bad_epochs += 1
         if self.num_bad_epochs > self.config.patience:
-            lowest = self.config.min_lr / self.base_lr
-            reduced = max(self.multiplier * self.config.factor, lowest)
-            if (self.multiplier - reduced) * self.base_lr > PLATEAU_EPS:
-                self.multiplier = reduced
+            self.multiplier *= self.config.factor
             self.num_bad_epochs = 0
+
+    def rate(self, lr: float, scale: float = 1.0) -> float:
+        """The rate of a parameter group with ``lr_scale`` ``scale`` when the schedule gives
+        ``lr``: reduced by the multiplier down to ``min_lr``, never raised by the floor."""
+        scaled = lr * scale
+        if self.config is None or self.multiplier == 1.0:
+            return scaled
+        return max(scaled * self.multiplier, min(self.config.min_lr, scaled))
+
+    def set_rates(self, optimizer: torch.optim.Optimizer, lr: float) -> None:
+        """Give every parameter group its :meth:`rate` for the schedule's ``lr``."""
+        for group in optimizer.param_groups:
+            group["lr"] = self.rate(lr, group["lr_scale"])
 
     def state_dict(self) -> dict[str, Any] | None:
         """Its checkpoint entry: None without a plateau."""

@@ -2,8 +2,9 @@
 
 A checkpoint (``last.pt``, ``best.pt``) is :meth:`TrainingState.checkpoint`; ``--resume`` is
 :meth:`TrainingState.restore`. Both list the same entries side by side, so what is saved and what
-is restored cannot drift apart. The learning rate is not among them: it is a closed-form function
-of the step (:mod:`zoo.train.schedule`), and the step follows from the epoch and ``step``.
+is restored cannot drift apart. No scheduler state is among them: the learning rate is a
+closed-form function of the step (:mod:`zoo.train.schedule`), which follows from the epoch and
+``step``, times the plateau's multiplier, which is saved.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -143,11 +145,15 @@ def load_weights(model: nn.Module, state: dict[str, Any], path: Path) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """torch's global random states (dropout draws from them), as tensors; the loader's order
-    and augmentations depend on the epoch alone (:meth:`DeviceLoader.set_epoch`)."""
+    """The global random states, as tensors and numbers (``weights_only`` loads them): torch's
+    (dropout draws from them) and NumPy's (timm's mixup and cutmix draw from it). The loader's
+    order and augmentations depend on the epoch alone (:meth:`DeviceLoader.set_epoch`)."""
     state: dict[str, Any] = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    state["numpy"] = {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)),
+                      "position": position, "has_gauss": has_gauss, "gauss": gauss}  # fmt: skip
     return state
 
 
@@ -156,6 +162,12 @@ def restore_rng(state: dict[str, Any]) -> None:
     restores the first ones (each rank draws on its own device only); on fewer, the rest keep
     their seeds."""
     torch.set_rng_state(state["torch"].cpu())
+    if "numpy" in state:  # since mixup; earlier checkpoints keep the seed's state
+        saved = state["numpy"]
+        keys = saved["keys"].numpy().astype(np.uint32)
+        np.random.set_state(
+            (saved["kind"], keys, saved["position"], saved["has_gauss"], saved["gauss"])
+        )
     if "cuda" in state and torch.cuda.is_available():
         for index, saved in enumerate(state["cuda"][: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(saved.cpu(), index)
