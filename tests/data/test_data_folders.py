@@ -79,7 +79,8 @@ def test_images_of_different_sizes_need_an_image_size(tmp_path):
 
 
 def test_decoding_is_resize_then_centre_crop():
-    """torchvision's Resize(shorter side / crop ratio) then CenterCrop, within resampling."""
+    """torchvision's Resize(shorter side / crop ratio) then CenterCrop: the same scaled size
+    and crop offsets (80×48 scales to 66×40, not 67), so only resampling rounding differs."""
     from torchvision.transforms import v2
 
     rows, cols = np.mgrid[0:48, 0:80]
@@ -90,7 +91,7 @@ def test_decoding_is_resize_then_centre_crop():
     theirs = v2.Compose([v2.Resize(40), v2.CenterCrop(32), v2.PILToTensor()])(Image.open(path))
     assert ours.shape == theirs.shape == (3, 32, 32)
     difference = (ours - theirs.float()).abs()
-    assert difference.max() <= 4 and difference.mean() < 1  # a smooth image: rounding alone
+    assert difference.max() <= 1 and difference.mean() < 0.1  # a smooth image: rounding alone
 
 
 def test_streamed_batches_equal_held_ones(tmp_path):
