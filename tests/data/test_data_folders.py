@@ -130,6 +130,20 @@ def test_a_folder_beyond_the_memory_budget_streams(tmp_path, monkeypatch):
         load_data(DataConfig(dataset="imagefolder", root=root, in_memory=True))
 
 
+@pytest.mark.parametrize(("limit", "used"), [("RLIMIT_DATA", "VmData"), ("RLIMIT_AS", "VmSize")])
+def test_the_memory_budget_honours_ulimits(monkeypatch, limit, used):
+    """Under ``ulimit -d`` or ``-v`` what the process may still allocate is the limit less what
+    it already uses, however much memory the machine has free."""
+    resource = pytest.importorskip("resource")
+    headroom = 64 * 2**20
+    in_use = imagefolder_module._meminfo_kib("/proc/self/status")[used] * 1024
+    limits = {getattr(resource, limit): in_use + headroom}
+    monkeypatch.setattr(
+        resource, "getrlimit", lambda which: (limits.get(which, resource.RLIM_INFINITY),) * 2
+    )
+    assert 0 < imagefolder_module.available_memory() <= 2 * headroom
+
+
 def test_a_corrupt_image_is_named_or_skipped_and_counted(tmp_path):
     root = make_folder(tmp_path / "bad", per_class=4, mixed=False)
     bad = root / "train" / "red" / "broken.png"
