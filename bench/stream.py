@@ -32,17 +32,29 @@ sys.path.insert(0, str(REPOSITORY))
 CLASSES = 4
 
 
-def make_photos(root: Path, count: int, seed: int = 0) -> Path:
-    """``count`` JPEGs of 150–450 pixels a side in four class folders under ``root/train``."""
+def make_photos(
+    root: Path,
+    count: int,
+    seed: int = 0,
+    sides: tuple[int, int] = (150, 450),
+    val: int | None = None,
+    quality: int = 90,
+) -> Path:
+    """``count`` JPEGs of ``sides`` pixels a side (smooth colour noise, which compresses like
+    a photo) in four class folders under ``root/train``; ``val`` more under ``root/val``, or,
+    when None, ``root/val`` is a link to ``root/train``."""
     rng = np.random.default_rng(seed)
-    for index in range(count):
-        folder = root / "train" / f"class{index % CLASSES}"
-        folder.mkdir(parents=True, exist_ok=True)
-        height, width = rng.integers(150, 450, 2)
-        pixels = rng.integers(0, 256, (height // 8, width // 8, 3), dtype=np.uint8)
-        image = Image.fromarray(pixels).resize((int(width), int(height)), Image.Resampling.BILINEAR)
-        image.save(folder / f"{index:05d}.jpg", quality=90)
-    (root / "val").symlink_to(root / "train")
+    splits = [("train", count)] + ([("val", val)] if val is not None else [])
+    for split, total in splits:
+        for index in range(total):
+            folder = root / split / f"class{index % CLASSES}"
+            folder.mkdir(parents=True, exist_ok=True)
+            height, width = (int(side) for side in rng.integers(*sides, 2))
+            pixels = rng.integers(0, 256, (height // 8, width // 8, 3), dtype=np.uint8)
+            image = Image.fromarray(pixels).resize((width, height), Image.Resampling.BILINEAR)
+            image.save(folder / f"{index:05d}.jpg", quality=quality)
+    if val is None:
+        (root / "val").symlink_to(root / "train")
     return root
 
 

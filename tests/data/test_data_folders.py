@@ -79,7 +79,8 @@ def test_images_of_different_sizes_need_an_image_size(tmp_path):
 
 
 def test_decoding_is_resize_then_centre_crop():
-    """torchvision's Resize(shorter side / crop ratio) then CenterCrop, within resampling."""
+    """torchvision's Resize(shorter side / crop ratio) then CenterCrop: the same scaled size
+    and crop offsets (80×48 scales to 66×40, not 67), so only resampling rounding differs."""
     from torchvision.transforms import v2
 
     rows, cols = np.mgrid[0:48, 0:80]
@@ -90,7 +91,7 @@ def test_decoding_is_resize_then_centre_crop():
     theirs = v2.Compose([v2.Resize(40), v2.CenterCrop(32), v2.PILToTensor()])(Image.open(path))
     assert ours.shape == theirs.shape == (3, 32, 32)
     difference = (ours - theirs.float()).abs()
-    assert difference.max() <= 4 and difference.mean() < 1  # a smooth image: rounding alone
+    assert difference.max() <= 1 and difference.mean() < 0.1  # a smooth image: rounding alone
 
 
 def test_streamed_batches_equal_held_ones(tmp_path):
@@ -127,6 +128,20 @@ def test_a_folder_beyond_the_memory_budget_streams(tmp_path, monkeypatch):
     assert load_data(DataConfig(dataset="imagefolder", root=root)).streamed
     with pytest.raises(ZooError, match=r"in_memory = true, but the 16 images take .* GiB"):
         load_data(DataConfig(dataset="imagefolder", root=root, in_memory=True))
+
+
+@pytest.mark.parametrize(("limit", "used"), [("RLIMIT_DATA", "VmData"), ("RLIMIT_AS", "VmSize")])
+def test_the_memory_budget_honours_ulimits(monkeypatch, limit, used):
+    """Under ``ulimit -d`` or ``-v`` what the process may still allocate is the limit less what
+    it already uses, however much memory the machine has free."""
+    resource = pytest.importorskip("resource")
+    headroom = 64 * 2**20
+    in_use = imagefolder_module._meminfo_kib("/proc/self/status")[used] * 1024
+    limits = {getattr(resource, limit): in_use + headroom}
+    monkeypatch.setattr(
+        resource, "getrlimit", lambda which: (limits.get(which, resource.RLIM_INFINITY),) * 2
+    )
+    assert 0 < imagefolder_module.available_memory() <= 2 * headroom
 
 
 def test_a_corrupt_image_is_named_or_skipped_and_counted(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from zoo.data import Normalizer
@@ -63,3 +64,20 @@ def test_normalising_into_channels_last_gives_the_same_values() -> None:
     plain, nhwc = normalizer(images), normalizer(images, channels_last=True)
     assert plain.is_contiguous() and nhwc.is_contiguous(memory_format=torch.channels_last)
     assert plain.dtype == nhwc.dtype == torch.float32 and torch.equal(plain, nhwc)
+
+
+@pytest.mark.parametrize("mode", ["pixel_mean", "channel", "imagenet"])
+def test_the_values_do_not_depend_on_the_layout_in_or_out(mode: str) -> None:
+    """A batch held (NCHW) or arriving channels-last, normalised into either layout, gives the
+    same values bit for bit: where a batch lived cannot change what the network sees."""
+    train = images()
+    normalizer = Normalizer.fit(train, mode)
+    expected = normalizer(train)
+    torch.testing.assert_close(expected, (train.float() / 255 - normalizer.mean) / normalizer.std)
+    nhwc = train.contiguous(memory_format=torch.channels_last)
+    strided = torch.cat([train, train], dim=3)[..., : train.shape[3]]  # not contiguous
+    for batch in (train, nhwc, strided):
+        for channels_last in (False, True):
+            out = normalizer(batch, channels_last)
+            layout = torch.channels_last if channels_last else torch.contiguous_format
+            assert out.is_contiguous(memory_format=layout) and torch.equal(out, expected)

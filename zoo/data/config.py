@@ -109,8 +109,9 @@ class DataConfig(BaseModel):
     in_memory: Literal["auto"] | bool = Field(
         "auto",
         description='"auto": hold an image folder in memory when its decoded images fit a '
-        "budget (half the available memory), else read it from disk each epoch; true: always "
-        "hold it (an error if it cannot fit); false: always stream.",
+        "budget (half the available memory, or of what ulimit -v/-d leave), else read it from "
+        "disk each epoch; true: always hold it (an error if it cannot fit); false: always "
+        "stream.",
     )
     workers: NonNegativeInt | None = Field(
         None,

@@ -36,12 +36,17 @@ from zoo.data.registry import datasets
 from zoo.data.splits import DataSplits
 from zoo.errors import ZooError
 
+try:
+    import resource
+except ImportError:  # Windows: no ulimits to honour
+    resource = None  # type: ignore[assignment]
+
 LAYOUT = "root/train/<class>/*.png and root/val/<class>/*.png"
 """The expected layout, quoted in error messages."""
 
 MEMORY_FRACTION = 0.5
 """``in_memory = "auto"`` holds a folder whose decoded images take at most this share of the
-memory available now (``/proc/meminfo``'s MemAvailable)."""
+memory available now (``/proc/meminfo``'s MemAvailable, or what ``ulimit -v``/``-d`` leaves)."""
 
 DECODE_BATCH = 64
 """Images decoded per worker task when a folder is loaded into memory."""
@@ -134,14 +139,31 @@ def common_size(samples: Samples, skip_bad: bool) -> Size:
 
 
 def available_memory() -> int:
-    """Bytes of memory available now (MemAvailable), or the physical memory where unknown."""
+    """Bytes this process may still allocate: the machine's available memory, or less where
+    the process is limited — by ``ulimit -v`` (``RLIMIT_AS``, less the address space it
+    already maps) or ``ulimit -d`` (``RLIMIT_DATA``, less the private memory it already has).
+    Without the limits, a run started under one would hold a folder it cannot allocate."""
+    available = [_meminfo_kib("/proc/meminfo").get("MemAvailable", 0) * 1024]
+    if not available[0]:
+        available = [os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")]
+    if resource is None:
+        return available[0]
+    status = _meminfo_kib("/proc/self/status")
+    for limit, used in ((resource.RLIMIT_AS, "VmSize"), (resource.RLIMIT_DATA, "VmData")):
+        soft, _ = resource.getrlimit(limit)
+        if soft != resource.RLIM_INFINITY:
+            available.append(max(0, soft - status.get(used, 0) * 1024))
+    return min(available)
+
+
+def _meminfo_kib(path: str) -> dict[str, int]:
+    """The ``Key: value kB`` lines of a /proc file such as /proc/meminfo (empty if unreadable)."""
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+        lines = Path(path).read_text().splitlines()
     except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return {}
+    fields = (line.split() for line in lines)
+    return {f[0].rstrip(":"): int(f[1]) for f in fields if len(f) == 3 and f[2] == "kB"}
 
 
 def hold(files: ImageFiles, config: DataConfig) -> tuple[Tensor, Tensor, int]:

@@ -4,8 +4,8 @@ CIFAR-10 is 150 MiB as uint8, so it fits in any GPU's memory: holding it there r
 → device copy and the worker processes of a ``torch.utils.data.DataLoader``. Each epoch is one
 ``randperm`` (seeded) and one draw of the epoch's augmentation parameters, and each batch is an
 index, batched augmentation (:mod:`zoo.data.augment`), and one kernel that converts to float,
-normalises and lays out (:mod:`zoo.data.normalize`) — no per-image Python and no host
-synchronisation per batch (nothing calls ``.item()`` or ``.cpu()``).
+normalises and lays out (:mod:`zoo.data.normalize`; three passes in place on the CPU) — no
+per-image Python and no host synchronisation per batch (nothing calls ``.item()`` or ``.cpu()``).
 
 Under DDP every rank builds the same permutation (same seed) and takes its own interleaved shard,
 padded by wrapping or truncated (``drop_last``) so all ranks run the same number of batches —
@@ -158,7 +158,7 @@ class DeviceLoader:
         batches = [indices[start : start + self.batch_size] for start in starts]
         for start, (images, labels, good) in zip(starts, self._uint8_batches(batches), strict=True):
             rows = None if draws is None else draws[start : start + self.batch_size]
-            if good is not None:  # streamed: drop the images that did not decode
+            if good is not None:  # streamed, some images did not decode: drop them
                 rows = None if rows is None else rows[good.to(rows.device)]
                 images, labels = images[good], labels[good]
             yield self._prepare(images, labels, rows)
@@ -168,7 +168,7 @@ class DeviceLoader:
         self, batches: list[Tensor]
     ) -> Iterator[tuple[Tensor, Tensor, Tensor | None]]:
         """Each batch's uint8 images and labels: indexed from memory, or decoded from files by
-        worker processes (with which of them decoded)."""
+        worker processes (with which of them decoded, when some did not)."""
         if self.files is None:
             for batch in batches:
                 yield self.images[batch], self.labels[batch], None
@@ -182,8 +182,10 @@ class DeviceLoader:
         )
         for images, labels, indices in loader:
             good = check_bad(self.files.samples, labels, indices, self.skip_bad)
-            self.skipped += int((~good).sum())
-            yield images, labels.to(torch.int64), good
+            bad = int((~good).sum())
+            self.skipped += bad
+            # all decoded, the usual case: no boolean-index copy of the batch (20 MB at 320 px)
+            yield images, labels.to(torch.int64), good if bad else None
 
     def _prepare(
         self, images: Tensor, labels: Tensor, draws: Tensor | None

@@ -122,10 +122,20 @@ class Normalizer:
 
     def __call__(self, images: Tensor, channels_last: bool = False) -> Tensor:
         """Float32 normalised images from uint8 (or float 0-255) images on the same device, in
-        ``channels_last`` layout if asked: the cast, the normalisation and the layout change are
-        one ``addcmul`` kernel writing into a buffer of that layout."""
+        ``channels_last`` layout if asked.
+
+        On an accelerator the cast, the normalisation and the layout change are one ``addcmul``
+        kernel writing into a buffer of that layout. On the CPU a mixed-dtype ``addcmul`` first
+        casts its input into a float temporary, then misses the vectorised loop: 2.5 times the
+        time of a cast, a multiply and an add in place for a CIFAR batch, and at 64×3×320×320
+        the 78 MB temporary is fresh memory from the OS each batch. So the batch is cast into a
+        float buffer of its own layout, scaled and shifted there (``x * scale + shift``), then
+        laid out as asked; the values do not depend on either layout."""
         layout = torch.channels_last if channels_last else torch.contiguous_format
-        out = torch.empty(
-            images.shape, dtype=torch.float32, device=images.device, memory_format=layout
-        )
-        return torch.addcmul(self.shift, images, self.scale, out=out)
+        if images.device.type != "cpu":
+            out = torch.empty(
+                images.shape, dtype=torch.float32, device=images.device, memory_format=layout
+            )
+            return torch.addcmul(self.shift, images, self.scale, out=out)
+        out = torch.empty_like(images, dtype=torch.float32).copy_(images)
+        return out.mul_(self.scale).add_(self.shift).contiguous(memory_format=layout)
