@@ -4,8 +4,8 @@ CIFAR-10 is 150 MiB as uint8, so it fits in any GPU's memory: holding it there r
 → device copy and the worker processes of a ``torch.utils.data.DataLoader``. Each epoch is one
 ``randperm`` (seeded) and one draw of the epoch's augmentation parameters, and each batch is an
 index, batched augmentation (:mod:`zoo.data.augment`), and one kernel that converts to float,
-normalises and lays out (:mod:`zoo.data.normalize`; three passes in place on the CPU) — no
-per-image Python and no host synchronisation per batch (nothing calls ``.item()`` or ``.cpu()``).
+normalises and lays out (:mod:`zoo.data.normalize`) — no per-image Python and no host
+synchronisation per batch (nothing calls ``.item()`` or ``.cpu()``).
 
 Under DDP every rank builds the same permutation (same seed) and takes its own interleaved shard,
 padded by wrapping or truncated (``drop_last``) so all ranks run the same number of batches —
