@@ -158,7 +158,7 @@ def test_a_network_built_from_its_spec_runs_and_keeps_its_spec():
 
 def test_he_normal_init_is_the_keras_variance():
     network = zoo.build_model("resnet56_v1")
-    conv = network.stages[2][1].body[0].conv
+    conv = network.stages[2][1].conv1
     fan_in = conv.in_channels * 9
     assert conv.weight.std().item() == pytest.approx((2 / fan_in) ** 0.5, rel=0.1)
     assert torch.count_nonzero(conv.bias) == 0

@@ -37,7 +37,7 @@ def test_blocks_map_shapes_as_the_contract_says(
 
 def test_identity_residual_keeps_the_shape_and_adds_the_input():
     block = blocks.get("identity_residual")(8, 8)
-    for module in block.body.modules():  # F(x) = 0: the block must return relu(x)
+    for module in (block.conv1, block.conv2):  # F(x) = 0: the block must return relu(x)
         if isinstance(module, nn.Conv2d):
             nn.init.zeros_(module.weight)
             nn.init.zeros_(module.bias)
@@ -81,10 +81,10 @@ def test_zero_pad_shortcut_subsamples_and_pads_with_zeros():
 def test_bottleneck_widths_and_stride_position():
     seed_style = blocks.get("bottleneck")(64, 128, stride=2, mid_channels=64, stride_on="1x1")
     paper_style = blocks.get("bottleneck")(64, 128, stride=2, stride_on="3x3")
-    convs = [m for m in seed_style.body.modules() if isinstance(m, nn.Conv2d)]
+    convs = [seed_style.conv1, seed_style.conv2, seed_style.conv3]
     assert [c.out_channels for c in convs] == [64, 64, 128]
     assert [c.stride for c in convs] == [(2, 2), (1, 1), (1, 1)]
-    convs = [m for m in paper_style.body.modules() if isinstance(m, nn.Conv2d)]
+    convs = [paper_style.conv1, paper_style.conv2, paper_style.conv3]
     assert [c.out_channels for c in convs] == [32, 32, 128]  # default: out / 4
     assert [c.stride for c in convs] == [(1, 1), (2, 2), (1, 1)]
 
@@ -97,8 +97,52 @@ def test_bottleneck_picks_identity_where_the_shape_is_kept():
 def test_v1_has_the_activation_after_the_addition_and_v2_has_none():
     post = blocks.get("projection_residual")(8, 8, order="post")
     pre = blocks.get("bottleneck")(8, 8, order="pre")
-    assert isinstance(post.act, nn.ReLU) and isinstance(pre.act, nn.Identity)
-    assert not hasattr(post.body[1], "act")  # the last unit's activation follows the add
+    names = [name for name, _ in post.named_children()]
+    assert names == ["conv1", "bn1", "act1", "conv2", "bn2", "shortcut", "act2"]
+    assert isinstance(post.act2, nn.ReLU)  # the last activation follows the add
+    names = [name for name, _ in pre.named_children()]
+    assert names[-1] == "shortcut" and names[-2] == "conv3"  # nothing after the addition
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("basic", {"order": "post"}),
+        ("basic", {"order": "pre"}),
+        ("plain", {"order": "post"}),
+        ("plain", {"order": "pre"}),
+        ("bottleneck", {"order": "post", "stride_on": "3x3"}),
+        ("bottleneck", {"order": "pre", "stride_on": "1x1"}),
+    ],
+)
+def test_forward_is_the_equation_its_docstring_spells(name, options):
+    """Each block's forward, recomputed here from its named layers as the papers write it."""
+    torch.manual_seed(0)
+    block = blocks.get(name)(8, 16, stride=2, **options).eval()
+    x = torch.randn(2, 8, 8, 8)
+    relu = torch.relu
+    b = block
+    if name == "plain" and options["order"] == "post":
+        expected = relu(b.bn2(b.conv2(relu(b.bn1(b.conv1(x))))))
+    elif name == "plain":
+        expected = b.conv2(relu(b.bn2(b.conv1(relu(b.bn1(x))))))
+    elif name == "basic" and options["order"] == "post":  # He et al. 2015, Fig. 2
+        expected = relu(b.shortcut(x) + b.bn2(b.conv2(relu(b.bn1(b.conv1(x))))))
+    elif name == "basic":  # He et al. 2016, Fig. 4(e)
+        expected = b.shortcut(x) + b.conv2(relu(b.bn2(b.conv1(relu(b.bn1(x))))))
+    elif options["order"] == "post":
+        inner = relu(b.bn2(b.conv2(relu(b.bn1(b.conv1(x))))))
+        expected = relu(b.shortcut(x) + b.bn3(b.conv3(inner)))
+    else:
+        inner = b.conv2(relu(b.bn2(b.conv1(relu(b.bn1(x))))))
+        expected = b.shortcut(x) + b.conv3(relu(b.bn3(inner)))
+    assert torch.allclose(block(x), expected)
+
+
+def test_a_bare_first_bottleneck_has_no_first_norm():
+    block = blocks.get("bottleneck")(16, 64, first_norm_act=False)
+    assert block.bn1 is None and block.act1 is None
+    assert next(iter(dict(block.named_children()))) == "conv1"
 
 
 def test_bad_option_values_are_validation_errors():

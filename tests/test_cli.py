@@ -28,7 +28,7 @@ def test_summarize_resnet29_v2_shows_the_seeds_totals(run_zoo):
 
 def test_summarize_resnet110_v1(run_zoo):
     result = run_zoo("summarize", "resnet110_v1")
-    assert result.code == 0 and "1,742,762" in result.out and "stages.2.8.body.1.norm" in result.out
+    assert result.code == 0 and "1,742,762" in result.out and "stages.2.8.bn2" in result.out
 
 
 def test_summarize_json_contract(run_zoo):

@@ -253,7 +253,7 @@ def test_torchvision_resnet_names_map_to_stages():
     assert rename_torchvision_resnet("layer2.0.downsample.1.weight") == (
         "stages.1.0.shortcut.norm.weight"
     )
-    assert rename_torchvision_resnet("layer4.2.conv3.weight") == "stages.3.2.body.2.conv.weight"
+    assert rename_torchvision_resnet("layer4.2.conv3.weight") == "stages.3.2.conv3.weight"
     assert rename_torchvision_resnet("fc.bias") == "head.fc.bias"
 
 

@@ -41,8 +41,8 @@ def test_the_finetune_recipe_runs_end_to_end_with_a_local_weights_file(run_zoo, 
     start = zoo.build_model("resnet18", weights=weights, num_classes=2).state_dict()
     for key in ("stem.conv.weight", "stem.norm.running_mean", "stem.norm.weight"):
         assert torch.equal(state["model"][key], start[key]), key  # frozen, BN in eval mode
-    assert not torch.equal(state["model"]["stages.3.1.body.1.conv.weight"],
-                           start["stages.3.1.body.1.conv.weight"])  # fmt: skip
+    assert not torch.equal(state["model"]["stages.3.1.conv2.weight"],
+                           start["stages.3.1.conv2.weight"])  # fmt: skip
     assert state["image_size"] == [32, 32] and state["classes"] == ["blue", "red"]
     torch.testing.assert_close(
         state["normalizer"]["mean"].flatten(), torch.tensor([0.485, 0.456, 0.406])
@@ -72,7 +72,7 @@ def test_lr_scale_gives_each_module_its_rate():
     groups = parameter_groups(recipe_model, optim)
     rate = {id(p): group["lr"] for group in groups for p in group["params"]}
     assert rate[id(recipe_model.stem.conv.weight)] == pytest.approx(0.05)
-    assert rate[id(recipe_model.stages[1][0].body[0].conv.weight)] == pytest.approx(0.01)
+    assert rate[id(recipe_model.stages[1][0].conv1.weight)] == pytest.approx(0.01)
     assert rate[id(recipe_model.head.fc.weight)] == pytest.approx(0.1)
 
 

@@ -77,26 +77,30 @@ def keras_state_dict(path: Path, network: nn.Module) -> dict[str, torch.Tensor]:
 
 def keras_order(network: nn.Module) -> list[tuple[str, nn.Module]]:
     """The network's modules in the order of the Keras model's ``layers``: zoo's order, except
-    that a shortcut conv moves before the last body conv where both feed the addition directly
-    (equal depth in the graph: Keras lists the ``add``'s first input, the shortcut, first)."""
-    from zoo.blocks.residual import Residual
+    that a shortcut conv moves before the last conv of a pre-activation block, where both feed
+    the addition directly (equal depth in the graph: Keras lists the ``add``'s first input, the
+    shortcut, first)."""
+    from zoo.blocks import PreActBasicBlock, PreActBottleneck
 
     order = list(network.named_modules())
     for name, block in network.named_modules():
-        if not isinstance(block, Residual) or not len(block.body):
+        if not isinstance(block, PreActBasicBlock | PreActBottleneck):
             continue
-        if _ends_in_conv(block.body[-1]) and _ends_in_conv(block.shortcut):
+        if _ends_in_conv(block.shortcut):
+            last_conv = "conv3" if isinstance(block, PreActBottleneck) else "conv2"
             names = [entry[0] for entry in order]
             shortcut = order.pop(names.index(f"{name}.shortcut.conv"))
-            order.insert(names.index(f"{name}.body.{len(block.body) - 1}.conv"), shortcut)
+            order.insert(names.index(f"{name}.{last_conv}"), shortcut)
     return order
 
 
-def _ends_in_conv(unit: nn.Module) -> bool:
-    """A unit whose output is its conv's (a pre-activation unit, a bare projection)."""
-    children = list(unit.children())
+def _ends_in_conv(shortcut: nn.Module) -> bool:
+    """A projection whose output is its conv's (the seed's Vx + b, no BN after it)."""
+    children = list(shortcut.children())
     return (
-        isinstance(unit, nn.Sequential) and bool(children) and isinstance(children[-1], nn.Conv2d)
+        isinstance(shortcut, nn.Sequential)
+        and bool(children)
+        and isinstance(children[-1], nn.Conv2d)
     )
 
 

@@ -1,7 +1,8 @@
 """Plain (VGG-style) nets of He et al. 2015 §4.2: ResNet v1 with the shortcuts taken out.
 
-6n+2 layers: a stem conv, then 3 stages of 2n conv-BN-ReLU units at 16, 32 and 64 channels, then
-global pooling and a linear classifier. Like the seed's v1, every conv has a bias by default.
+6n+2 layers: a stem conv, then 3 stages of n plain blocks (two conv-BN-ReLU units each) at 16, 32
+and 64 channels, then global pooling and a linear classifier. Like the seed's v1, every conv has a
+bias by default.
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ from zoo.architectures.spec import (
     StageSpec,
 )
 
-UNITS_PER_BLOCK = 2
-"""A plain "block" is the two 3×3 units a v1 residual block would wrap."""
-
 
 @architectures.register("plain")
 @validate_call
@@ -38,12 +36,7 @@ def plain(
     """A 6n+2-layer plain net: ResNet v1's layers without shortcuts."""
     n = SIX_N_PLUS_TWO.blocks_per_stage(depth, "plain")
     stages = [
-        StageSpec(
-            block="conv_bn_relu",
-            channels=width,
-            stride=stride,
-            depth=UNITS_PER_BLOCK * n,
-        )
+        StageSpec(block="plain", channels=width, stride=stride, depth=n)
         for width, stride in zip(widths, STAGE_STRIDES, strict=True)
     ]
     return NetworkSpec(

@@ -214,20 +214,34 @@ def fit_names(
                 stacklevel=2,
             )
         return renamed
-    return dict(state)
+    return migrate_block_names(state, expected)
+
+
+def migrate_block_names(
+    state: Mapping[str, torch.Tensor], expected: Mapping[str, Any]
+) -> StateDict:
+    """A zoo state dict written before blocks were explicit classes, under today's names:
+    ``body.N.conv``/``body.N.norm`` become ``conv{N+1}``/``bn{N+1}``, and a plain net's
+    conv-BN-ReLU units (two a block now) are matched in order. Any other layout is left as it
+    is for the fit check."""
+    renamed = {rename_unit_blocks(key): value for key, value in state.items()}
+    if not all(key in expected for key in renamed):
+        in_order = rename_in_order(renamed, expected, ("stages.",), targets=("stages.",))
+        if all(key in expected for key in in_order):
+            renamed = in_order
+    return renamed
 
 
 TORCHVISION_RESNET_NAMES = [
     (re.compile(r"^conv1\."), "stem.conv."),
     (re.compile(r"^bn1\."), "stem.norm."),
-    (re.compile(r"^layer(\d+)\.(\d+)\.conv(\d+)\."), "stages.{0}.{1}.body.{2}.conv."),
-    (re.compile(r"^layer(\d+)\.(\d+)\.bn(\d+)\."), "stages.{0}.{1}.body.{2}.norm."),
     (re.compile(r"^layer(\d+)\.(\d+)\.downsample\.0\."), "stages.{0}.{1}.shortcut.conv."),
     (re.compile(r"^layer(\d+)\.(\d+)\.downsample\.1\."), "stages.{0}.{1}.shortcut.norm."),
+    (re.compile(r"^layer(\d+)\.(\d+)\."), "stages.{0}.{1}."),
     (re.compile(r"^fc\."), "head.fc."),
 ]
-"""torchvision's ResNet names (``layer1`` … ``layer4``, ``conv1`` … ``conv3``) and zoo's
-(0-based)."""
+"""torchvision's ResNet names (``layer1`` … ``layer4``, ``downsample``) and zoo's (0-based
+stages); inside a block both say ``conv1``/``bn1`` … ``conv3``/``bn3``."""
 
 
 def rename_torchvision_resnet(key: str) -> str:
@@ -235,24 +249,43 @@ def rename_torchvision_resnet(key: str) -> str:
     for pattern, template in TORCHVISION_RESNET_NAMES:
         match = pattern.match(key)
         if match:
-            numbers = [int(group) - 1 for group in match.groups()]
-            if numbers:  # the block index is 0-based in both
-                numbers[1] += 1
+            numbers = [int(group) for group in match.groups()]
+            if numbers:  # torchvision counts layers from 1, zoo's stages from 0
+                numbers[0] -= 1
             return template.format(*numbers) + key[match.end() :]
     return key
 
 
+UNIT_BLOCK_NAMES = re.compile(r"\.body\.(\d+)\.(conv|norm)\.")
+"""zoo's block layers before blocks were explicit classes: ``body.N.conv``/``body.N.norm``."""
+
+
+def rename_unit_blocks(key: str) -> str:
+    """``stages.0.1.body.2.norm.weight`` → ``stages.0.1.bn3.weight`` (the N-th unit's conv and
+    norm are the block's ``conv{N+1}`` and ``bn{N+1}``)."""
+
+    def explicit(match: re.Match[str]) -> str:
+        layer = "conv" if match[2] == "conv" else "bn"
+        return f".{layer}{int(match[1]) + 1}."
+
+    return UNIT_BLOCK_NAMES.sub(explicit, key)
+
+
 def rename_in_order(
-    state: Mapping[str, torch.Tensor], expected: Mapping[str, Any], prefixes: Iterable[str]
+    state: Mapping[str, torch.Tensor],
+    expected: Mapping[str, Any],
+    prefixes: Iterable[str],
+    targets: tuple[str, ...] = ("stages.", "head."),
 ) -> StateDict:
     """Rename layers that hold the same tensors in the same order under other names:
-    torchvision's ``features.N``/``classifier.N`` (VGG) and zoo's stages and head before paper
-    stages. Each source layer (the name less its last part) maps to the network's layer at the
-    same place (both in their modules' order); a layout with another number of layers is left
-    as it is for the fit check."""
+    torchvision's ``features.N``/``classifier.N`` (VGG), zoo's stages and head before paper
+    stages, and a plain net's units before plain blocks. Each source layer (the name less its
+    last part) under ``prefixes`` maps to the network's layer under ``targets`` at the same
+    place (both in their modules' order); a layout with another number of layers is left as it
+    is for the fit check."""
     prefixes = tuple(prefixes)
     source = _layers(key for key in state if key.startswith(prefixes))
-    target = _layers(key for key in expected if not key.startswith("stem."))
+    target = _layers(key for key in expected if key.startswith(targets))
     if len(source) != len(target):
         return dict(state)
     names = dict(zip(source, target, strict=True))

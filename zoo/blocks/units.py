@@ -141,6 +141,16 @@ def make_conv(
     )
 
 
+def make_norm_act(
+    channels: int, activation: str | None, enabled: bool = True
+) -> tuple[nn.BatchNorm2d | None, nn.Module | None]:
+    """The BN → activation pair that opens a pre-activation unit (He et al. 2016); both None
+    when not ``enabled`` (a block right after a stem that ends in BN-ReLU: the seed's v2)."""
+    if not enabled:
+        return None, None
+    return nn.BatchNorm2d(channels), make_activation(activation) or nn.Identity()
+
+
 def _norm_act(channels: int, norm: bool, activation: str | None) -> dict[str, nn.Module]:
     parts: dict[str, nn.Module] = {}
     if norm:
