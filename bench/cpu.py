@@ -36,10 +36,10 @@ from common import hand_written_epoch_timer, median_after_warmup, write_cifar10
 import zoo
 import zoo.inspect
 from zoo.recipe import load_recipe
-from zoo.train.config import OptimConfig, TrainConfig
-from zoo.train.device import place
+from zoo.recipe.training import OptimConfig, TrainConfig
 from zoo.train.loop import train
 from zoo.train.optim import make_optimizer
+from zoo.train.runtime.device import place
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "resnet20_v1.toml"
 

@@ -18,7 +18,7 @@ from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from zoo.data import DataConfig
 from zoo.recipe import Recipe
-from zoo.train.config import (
+from zoo.recipe.training import (
     OptimConfig,
     PlateauConfig,
     ScheduleConfig,

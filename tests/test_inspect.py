@@ -11,7 +11,7 @@ from torch import nn
 
 import zoo
 from zoo.inspect import audit, count_parameters, summarize
-from zoo.inspect.checks import within_rounding
+from zoo.inspect.audit import within_rounding
 
 
 def test_non_trainable_is_bn_moving_mean_and_variance_only():
@@ -82,6 +82,14 @@ def test_meta_and_real_networks_summarise_alike():
 )
 def test_rounding_rule(count, figure, ok):
     assert within_rounding(count, figure) is ok
+
+
+def test_plain_nets_pass_the_audit_with_their_depth_formula():
+    """A plain block holds two convolutions, as a basic block does: n is blocks per stage."""
+    results = audit("plain*")
+    assert len(results) == 5 and all(result.ok for result in results), [
+        check for result in results for check in result.checks if not check.ok
+    ]
 
 
 def test_audit_passes_on_the_shipped_table():

@@ -282,7 +282,7 @@ def test_recipes_take_weights_and_outside_models(tmp_path):
 def test_format_1_checkpoints_build_the_network_they_were_trained_as(recipe, model, tmp_path):
     import tomllib
 
-    from zoo.train.checkpoint import load_checkpoint
+    from zoo.runs.checkpoint import load_checkpoint
 
     path = tmp_path / "last.pt"
     torch.save(

@@ -284,7 +284,7 @@ def test_the_largest_seed_fits_every_generator_the_loader_makes():
     import torch
 
     from zoo.data.loader import EPOCH_STRIDE, RANK_STRIDE
-    from zoo.train.config import MAX_EPOCHS, MAX_SEED
+    from zoo.recipe.training import MAX_EPOCHS, MAX_SEED
 
     largest = (MAX_SEED * EPOCH_STRIDE + MAX_EPOCHS) * RANK_STRIDE + RANK_STRIDE - 1
     torch.Generator().manual_seed(largest)  # raises if it does not fit

@@ -1,10 +1,11 @@
 """zoo: a model zoo of residual networks for CIFAR-style image classification.
 
-The Python API mirrors the CLI::
+The Python API mirrors the CLI, with one way to build a model by name::
 
     import zoo
     model = zoo.build_model("resnet56_v2", num_classes=100)
-    spec = zoo.get_spec("resnet110_v1")      # the network as data
+    spec = zoo.get_spec("resnet110_v1")      # the same network as data
+    model = zoo.build_network(spec)          # any spec, edited or written by hand, as a module
     zoo.list_models("resnet*_v2")
 
 The registries are ``zoo.blocks.blocks``, ``zoo.architectures.architectures``,
@@ -19,7 +20,7 @@ from typing import Any
 from torch import nn
 
 from zoo.architectures import Network, NetworkSpec, build_network, presets, resolve
-from zoo.architectures.create import create_model
+from zoo.architectures.create import model_by_name
 from zoo.errors import CheckFailed, ZooError
 
 __version__ = "0.1.0"
@@ -48,7 +49,7 @@ def build_model(
         if weights is not None or features_only or params:
             raise ZooError(f"{name}: an exported model is built as it was exported; no options")
         return load_exported(Path(name)).network.eval()
-    return create_model(name, weights=weights, features_only=features_only, **params)
+    return model_by_name(name, weights=weights, features_only=features_only, **params)
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -63,7 +64,6 @@ __all__ = [
     "ZooError",
     "build_model",
     "build_network",
-    "create_model",
     "get_spec",
     "list_models",
     "presets",

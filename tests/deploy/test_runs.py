@@ -7,7 +7,8 @@ import json
 import os
 import shutil
 
-from zoo.train.runs import is_locked, wall_time
+from zoo.runs.files import is_locked
+from zoo.runs.table import wall_time
 
 
 def test_runs_lists_finished_stopped_and_running_runs(run_zoo, shapes_run, tmp_path):

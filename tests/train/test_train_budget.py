@@ -11,7 +11,7 @@ import torch
 import zoo
 from zoo.errors import ZooError
 from zoo.recipe import load_recipe
-from zoo.train.budget import Estimate, check_fits, estimate
+from zoo.recipe.budget import Estimate, check_fits, estimate
 
 SHAPES = '[data]\ndataset = "shapes"\ntrain_size = 16\nval_size = 8\n'
 

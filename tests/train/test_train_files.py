@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zoo.errors import ZooError
-from zoo.train.checkpoint import load_checkpoint, read_metrics
+from zoo.runs.checkpoint import load_checkpoint
+from zoo.runs.metrics import read_metrics
 
 RECIPE = (
     'name = "r"\nmodel = "resnet8_v1"\n[data]\ndataset = "shapes"\ntrain_size = 16\nval_size = 8\n'
@@ -151,7 +152,7 @@ def test_a_lock_held_for_an_instant_does_not_turn_a_trainer_away(tmp_path):
     import os
     import threading
 
-    from zoo.train.checkpoint import locked_run_dir
+    from zoo.runs.files import locked_run_dir
 
     run = tmp_path / "run"
     run.mkdir()

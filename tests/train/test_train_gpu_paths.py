@@ -10,10 +10,11 @@ import torch.distributed as dist
 from zoo.data import DeviceLoader
 from zoo.errors import ZooError
 from zoo.recipe import load_recipe
-from zoo.train import distributed, loop, progress
-from zoo.train.config import TrainConfig
-from zoo.train.device import compile_mode
+from zoo.recipe.training import TrainConfig
+from zoo.train import loop, progress
 from zoo.train.loop import train
+from zoo.train.runtime import distributed
+from zoo.train.runtime.device import compile_mode
 
 
 @pytest.fixture

@@ -289,7 +289,7 @@ def test_sync_batchnorm_on_cpu_fails_before_writing_anything(
     tiny_recipe, cifar_root, tmp_path, monkeypatch
 ):
     from zoo.errors import ZooError
-    from zoo.train import distributed
+    from zoo.train.runtime import distributed
 
     two = distributed.Distribution(rank=0, world_size=2)
     monkeypatch.setattr(distributed, "start", lambda device: two)
@@ -333,7 +333,7 @@ def test_a_directory_with_any_run_file_is_not_reused(
 def test_default_run_directories_never_collide(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from zoo.train.checkpoint import default_run_dir
+    from zoo.runs.files import default_run_dir
 
     with ThreadPoolExecutor(8) as pool:  # all in the same second: each gets its own directory
         made = list(pool.map(lambda _: default_run_dir("r", tmp_path), range(16)))
@@ -342,7 +342,7 @@ def test_default_run_directories_never_collide(tmp_path):
 
 
 def test_a_locked_run_directory_is_refused_and_untouched(run_zoo, tmp_path, train_tiny):
-    from zoo.train.checkpoint import locked_run_dir
+    from zoo.runs.files import locked_run_dir
 
     out = tmp_path / "run"
     with locked_run_dir(out):  # as another `zoo train --out run` would hold it
@@ -356,7 +356,7 @@ def test_a_locked_run_directory_is_refused_and_untouched(run_zoo, tmp_path, trai
 
 def test_the_lock_is_released_after_an_error_and_an_empty_new_directory_removed(tmp_path):
     from zoo.errors import ZooError
-    from zoo.train.checkpoint import locked_run_dir
+    from zoo.runs.files import locked_run_dir
 
     out = tmp_path / "new"
     with pytest.raises(ZooError), locked_run_dir(out):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import zoo
-from zoo.train.config import OptimConfig, ScheduleConfig
+from zoo.recipe.training import OptimConfig, ScheduleConfig
 from zoo.train.optim import make_optimizer, parameter_groups
 from zoo.train.schedule import Plateau, learning_rate, one_cycle
 
@@ -153,23 +153,36 @@ def test_each_group_gets_the_schedules_rate_times_its_scale():
     assert sorted(group["lr"] for group in optimizer.param_groups) == pytest.approx([0.05, 0.5])
 
 
+LINEAR_OR_CONV = (torch.nn.Linear, torch.nn.Conv2d)
+
+
 @pytest.mark.parametrize(
     ("decay_on", "decayed"),
     [
-        ("all", lambda name: True),
-        ("weights", lambda name: name.endswith("weight") and "norm" not in name),
-        ("conv", lambda name: name.endswith("conv.weight")),
+        ("all", lambda module, kind: True),
+        ("weights", lambda module, kind: kind == "weight" and isinstance(module, LINEAR_OR_CONV)),
+        ("conv", lambda module, kind: kind == "weight" and isinstance(module, torch.nn.Conv2d)),
     ],
 )
 def test_weight_decay_goes_where_decay_on_says(decay_on, decayed):
+    """Decay is chosen by what a parameter is (a conv kernel, a Linear weight, a BN scale), never
+    by its name: the same holds for blocks whose layers are called conv1, bn1 or shortcut."""
     model = zoo.build_model("resnet8_v1")
     groups = parameter_groups(model, OptimConfig(decay_on=decay_on, weight_decay=2e-4))
     names = {id(p): name for name, p in model.named_parameters()}
     chosen = {names[id(p)] for g in groups if g["weight_decay"] for p in g["params"]}
-    assert chosen == {name for name in names.values() if decayed(name)}
+    modules = dict(model.named_modules())
+    expected = set()
+    for name in names.values():
+        owner, _, kind = name.rpartition(".")
+        if decayed(modules[owner], kind):
+            expected.add(name)
+    assert chosen == expected
     assert {g["weight_decay"] for g in groups} <= {2e-4, 0.0}
     if decay_on == "conv":
         assert "head.fc.weight" not in chosen  # the seed regularises conv kernels, not the Dense
+        assert any(".bn1." in name for name in names.values())
+        assert not any(".bn1." in name for name in chosen)
 
 
 @pytest.mark.parametrize("total", [1, 2, 3, 4, 7, 10, 391 * 30])

@@ -2,7 +2,7 @@
 that name parameter sets, and the one builder that turns a spec into a module."""
 
 from zoo.architectures import plain, resnet, resnet_imagenet, vgg  # noqa: F401  (importing registers the built-ins)
-from zoo.architectures.names import Preset, make_spec, presets, resolve
+from zoo.architectures.names import Preset, presets, resolve
 from zoo.architectures.registry import architectures
 from zoo.architectures.spec import (
     BlockSpec,
@@ -26,7 +26,6 @@ __all__ = [
     "StageSpec",
     "architectures",
     "build_network",
-    "make_spec",
     "presets",
     "resolve",
 ]

@@ -1,5 +1,6 @@
-"""One way to get a model by name: zoo's presets and families, or ``timm/``/``torchvision/``
-models, freshly initialised or with weights, whole or as a feature backbone."""
+"""A model by name: zoo's presets and families, or ``timm/``/``torchvision/`` models, freshly
+initialised or with weights, whole or as a feature backbone. The public way to ask for one is
+:func:`zoo.build_model`, which also opens an exported ``.safetensors`` file."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from zoo.architectures.spec import NetworkSpec, build_network
 from zoo.architectures.weights import load_weights
 
 
-def create_model(
+def model_by_name(
     name: str,
     *,
     weights: str | Path | None = None,
@@ -27,10 +28,10 @@ def create_model(
         return build_external(
             name, None if weights is None else str(weights), features_only, **params
         )
-    return build_from_spec(resolve(name).spec(**params), weights, features_only, name)
+    return build_with_weights(resolve(name).spec(**params), weights, features_only, name)
 
 
-def build_from_spec(
+def build_with_weights(
     spec: NetworkSpec, weights: str | Path | None, features_only: bool, model_name: str
 ) -> nn.Module:
     """The network of ``spec``, with ``weights`` loaded (torchvision names refer to

@@ -173,8 +173,7 @@ def formula_depth(arch: str, spec: NetworkSpec) -> tuple[str, int] | None:
         convs = 2 if spec.stages[0].block == "basic" else 3
         return f"{convs}·{blocks}+2", convs * blocks + 2
     if arch in ("resnet_v1", "plain"):
-        units = 2 if arch == "plain" else 1
-        n = blocks // (STAGES * units)
+        n = blocks // STAGES  # a plain block holds two convolutions, as a basic block does
         return f"6n+2, n={n}", SIX_N_PLUS_TWO.depth(n)
     if arch == "resnet_v2":
         n = blocks // STAGES

@@ -32,6 +32,9 @@ from torch import nn
 
 from zoo.architectures.keras import is_keras_file, keras_state_dict
 from zoo.errors import ZooError
+from zoo.runs.checkpoint import LEGACY_FORMAT
+from zoo.runs.layout import run_checkpoint
+from zoo.tensorfile import load_tensors, read_safetensors
 
 TORCHVISION = "torchvision"
 """The weights source that means "the network's default torchvision weights"."""
@@ -41,9 +44,6 @@ CLASSIFIER = "head.fc."
 
 BATCH_COUNTER = "num_batches_tracked"
 """BN's count of training batches: not a weight, and absent from Keras files."""
-
-RUN_WEIGHTS = ("best.pt", "last.pt")
-"""The checkpoint a run directory's weights come from, in order of preference."""
 
 StateDict = dict[str, torch.Tensor]
 
@@ -65,6 +65,16 @@ TORCHVISION_WEIGHTS_NAME = re.compile(r"(?:\w+_Weights\.)?[A-Z0-9_]+|torchvision
 """``IMAGENET1K_V2``, ``ResNet50_Weights.IMAGENET1K_V2`` or ``torchvision``."""
 
 
+TIMM = "timm"
+"""The weights source that means "timm's pretrained weights" (``timm/NAME`` models)."""
+
+
+def is_weights_name(text: str) -> bool:
+    """Whether a weights source names published weights (``torchvision``, ``timm`` or a
+    torchvision weights name) rather than a file."""
+    return text == TIMM or TORCHVISION_WEIGHTS_NAME.fullmatch(text) is not None
+
+
 def looks_like_path(text: str) -> bool:
     """Whether a weights source is a file (anything but a torchvision weights name)."""
     return not TORCHVISION_WEIGHTS_NAME.fullmatch(text) or Path(text).exists()
@@ -74,33 +84,14 @@ def read_file(path: Path) -> tuple[StateDict, bool]:
     """A state dict from a file or a run directory, reading tensors only, and whether it is a
     zoo checkpoint of format 1 (the layout before paper stages)."""
     if path.is_dir():
-        found = [path / name for name in RUN_WEIGHTS if (path / name).is_file()]
-        if not found:
-            raise ZooError(f"{path}: a directory without {' or '.join(RUN_WEIGHTS)}")
-        path = found[0]
+        path = run_checkpoint(path)
     if not path.is_file():
         raise ZooError(f"{path}: no such weights file")
     if path.suffix == ".safetensors":
-        return _read_safetensors(path), False
-    from zoo.train.checkpoint import load_tensors
-
+        return read_safetensors(path), False
     loaded = load_tensors(path)
     legacy = isinstance(loaded, Mapping) and loaded.get("format") == LEGACY_FORMAT
     return state_dict_of(loaded, path), legacy
-
-
-LEGACY_FORMAT = 1
-"""zoo's checkpoint format before stages were the papers' stages."""
-
-
-def _read_safetensors(path: Path) -> StateDict:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        return load_file(path)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ZooError(f"{path}: not a readable safetensors file ({exc})") from exc
 
 
 def state_dict_of(loaded: Any, path: Path) -> StateDict:

@@ -17,9 +17,10 @@ from zoo.data.augment import (
     translate,
 )
 from zoo.data.config import DataConfig
+from zoo.data.load import load_data
 from zoo.data.loader import DeviceLoader
 from zoo.data.normalize import NormalizeMode, Normalizer
-from zoo.data.registry import DatasetLoader, datasets, load_data
+from zoo.data.registry import DatasetLoader, datasets
 from zoo.data.show import save_example_grid
 from zoo.data.splits import DataSplits
 

@@ -9,7 +9,7 @@ and centre-cropped to it. JPEGs are decoded at a reduced scale that still covers
 A ``torch.utils.data.DataLoader`` decodes in worker processes while the network runs, and
 hands over uint8 batches (a quarter of float32's bytes); normalisation runs on the device, and
 inference runs under the trainer's fast defaults (bf16 autocast and channels_last where the
-device computes them natively: :mod:`zoo.train.device`).
+device computes them natively: :mod:`zoo.train.runtime.device`).
 """
 
 from __future__ import annotations
@@ -117,8 +117,8 @@ def predict(
     workers: int | None = None,
 ) -> tuple[list[Prediction], list[str]]:
     """The ``top_k`` classes of each file, and the files that could not be decoded."""
-    from zoo.train.config import TrainConfig
-    from zoo.train.device import place
+    from zoo.recipe.training import TrainConfig
+    from zoo.train.runtime.device import place
 
     if top_k < 1 or batch_size < 1:
         raise ZooError("--top-k and --batch-size must be at least 1")

@@ -12,7 +12,6 @@ both preprocess an image exactly as the network saw its training images.
 from __future__ import annotations
 
 import json
-import tomllib
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,14 @@ import torch
 from pydantic import ValidationError
 from torch import Tensor, nn
 
+from zoo.architectures import NetworkSpec, build_network
+from zoo.architectures.external import default_input_size
+from zoo.architectures.weights import fit_and_load
 from zoo.errors import ZooError
+from zoo.recipe import Recipe
+from zoo.runs.layout import run_checkpoint
+from zoo.runs.model import INFERENCE_KEYS, load_model, parse_recipe
+from zoo.tensorfile import read_safetensors
 
 SIDECAR_FORMAT = "zoo-safetensors/1"
 """The ``format`` of the JSON sidecar :func:`zoo.deploy.export.export_safetensors` writes."""
@@ -34,12 +40,6 @@ FIXED_IMAGE_SIZES: Mapping[str, tuple[int, int]] = {
     "shapes": (32, 32),
 }
 """Data sets whose images always have one size (CIFAR's 32×32; ``shapes`` is drawn at CIFAR's)."""
-
-INFERENCE_KEYS = ("format", "model", "recipe", "normalizer")
-"""What inference needs of a checkpoint; ``classes`` may be missing (early checkpoints)."""
-
-RUN_CHECKPOINTS = ("best.pt", "last.pt")
-"""The checkpoint a run directory stands for, in order of preference."""
 
 
 @dataclass
@@ -87,10 +87,7 @@ def load_trained(
     checkpoint that records no class names (otherwise outputs are labelled by index)."""
     path = Path(path)
     if path.is_dir():
-        found = [path / name for name in RUN_CHECKPOINTS if (path / name).is_file()]
-        if not found:
-            raise ZooError(f"{path}: a directory without {' or '.join(RUN_CHECKPOINTS)}")
-        path = found[0]
+        path = run_checkpoint(path)
     if path.suffix in (".safetensors", ".json"):
         trained = load_exported(path)
     else:
@@ -103,13 +100,8 @@ def load_trained(
 
 
 def _load_checkpoint(path: Path, device: str | torch.device) -> TrainedModel:
-    from zoo.train.checkpoint import load_checkpoint
-    from zoo.train.state import load_weights
-
-    state = load_checkpoint(path, device, required=INFERENCE_KEYS)
-    recipe = parse_recipe(state["recipe"], path)
-    network = recipe.build(weights=False)  # the checkpoint holds the weights: nothing to fetch
-    load_weights(network, state, path)
+    loaded = load_model(path, device, required=INFERENCE_KEYS)
+    network, state = loaded.network, loaded.state
     classes = state.get("classes")
     if classes is None:
         count = _num_outputs(network)
@@ -123,23 +115,13 @@ def _load_checkpoint(path: Path, device: str | torch.device) -> TrainedModel:
     return TrainedModel(
         network=network,
         classes=list(classes),
-        image_size=image_size(state, recipe),
+        image_size=image_size(state, loaded.recipe),
         mean=normalizer["mean"].float().cpu(),
         std=normalizer["std"].float().cpu(),
         recipe=state["recipe"],
         source=path,
         crop_ratio=float(state.get("crop_ratio") or 1.0),
     )
-
-
-def parse_recipe(text: str, path: Path) -> Any:
-    """A checkpoint's stored recipe, validated; a broken one is one clear error."""
-    from zoo.recipe import Recipe
-
-    try:
-        return Recipe.model_validate(tomllib.loads(text))
-    except (tomllib.TOMLDecodeError, ValidationError, TypeError) as exc:
-        raise ZooError(f"{path}: the checkpoint's recipe is invalid ({exc})") from exc
 
 
 def image_size(state: Mapping[str, Any], recipe: Any = None) -> tuple[int, int]:
@@ -165,8 +147,6 @@ def image_size(state: Mapping[str, Any], recipe: Any = None) -> tuple[int, int]:
         size = first_image_size(data.root / "train")
         if size is not None:
             return size
-    from zoo.architectures.external import default_input_size
-
     with torch.device("meta"):
         _, height, width = default_input_size(recipe.build(weights=False))
     warnings.warn(
@@ -198,11 +178,6 @@ def first_image_size(folder: Path) -> tuple[int, int] | None:
 
 def load_exported(path: Path) -> TrainedModel:
     """An exported ``.safetensors`` file and its JSON sidecar (either path may be given)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from zoo.architectures.weights import fit_and_load
-
     weights, sidecar = path.with_suffix(".safetensors"), path.with_suffix(".json")
     for needed in (weights, sidecar):
         if not needed.is_file():
@@ -216,10 +191,7 @@ def load_exported(path: Path) -> TrainedModel:
     if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT:
         raise ZooError(f"{sidecar}: not a sidecar of zoo export (no format {SIDECAR_FORMAT!r})")
     network = build_from_sidecar(meta, sidecar)
-    try:
-        state = load_file(weights)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ZooError(f"{weights}: not a readable safetensors file ({exc})") from exc
+    state = read_safetensors(weights)
     fit_and_load(network, state, str(weights), fresh_classifier=False)
     preprocessing = meta["preprocessing"]
     return TrainedModel(
@@ -237,9 +209,6 @@ def load_exported(path: Path) -> TrainedModel:
 def build_from_sidecar(meta: Mapping[str, Any], sidecar: Path) -> nn.Module:
     """The network a sidecar describes: its ``spec`` (zoo's networks), else its recipe's
     ``[model]`` table (timm's and torchvision's)."""
-    from zoo.architectures import NetworkSpec, build_network
-    from zoo.recipe import Recipe
-
     try:
         if meta.get("spec") is not None:
             return build_network(NetworkSpec.model_validate(meta["spec"]))

@@ -1,7 +1,7 @@
 """Inspection: what a network is (:mod:`~zoo.inspect.summary`) and whether the presets match the
-documented table (:mod:`~zoo.inspect.checks`)."""
+documented table (:mod:`~zoo.inspect.audit`)."""
 
-from zoo.inspect.checks import Check, PresetAudit, audit, load_reference
+from zoo.inspect.audit import Check, PresetAudit, audit, load_reference
 from zoo.inspect.summary import Layer, Summary, count_parameters, summarize, weighted_depth
 
 __all__ = [

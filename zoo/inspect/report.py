@@ -8,7 +8,7 @@ from rich import box
 from rich.console import Group
 from rich.table import Table
 
-from zoo.inspect.checks import (
+from zoo.inspect.audit import (
     PresetAudit,
     count_checks,
     load_reference,

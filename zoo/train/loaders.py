@@ -7,8 +7,8 @@ from pathlib import Path
 from zoo.data import DataConfig, DeviceLoader, Normalizer, load_data
 from zoo.data.splits import DataSplits
 from zoo.recipe import Recipe
-from zoo.train import distributed
-from zoo.train.device import Placement
+from zoo.train.runtime import distributed
+from zoo.train.runtime.device import Placement
 
 EVAL_BATCH_SIZE = 500
 """Validation batches: big enough to keep a GPU busy, small enough for any CPU's memory."""

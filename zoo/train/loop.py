@@ -27,16 +27,20 @@ from torch import nn
 from zoo.data import Normalizer
 from zoo.errors import CheckFailed
 from zoo.recipe import Recipe
-from zoo.train import checkpoint, distributed
-from zoo.train.checks import check_placement, check_run
-from zoo.train.device import choose_device, compile_mode, place
+from zoo.runs import layout
+from zoo.runs.checkpoint import save_checkpoint
+from zoo.runs.files import locked_run_dir, prepare_run_dir, write_text
+from zoo.runs.metrics import write_metrics
 from zoo.train.freeze import freeze
 from zoo.train.loaders import evaluation_loader, load_splits, training_loader
 from zoo.train.objective import Objective, score
 from zoo.train.optim import make_optimizer
+from zoo.train.preflight import check_placement, check_run
 from zoo.train.progress import REFRESH_STEPS, Progress
+from zoo.train.runtime import distributed
+from zoo.train.runtime.device import choose_device, compile_mode, place
+from zoo.train.runtime.signals import Stopped, StopRequest, stop_on_signals
 from zoo.train.schedule import Plateau, learning_rate
-from zoo.train.signals import Stopped, StopRequest, stop_on_signals
 from zoo.train.state import TrainingState
 from zoo.train.tensorboard import log_epoch, writer
 
@@ -71,13 +75,13 @@ def train(
     ``data_root`` in place of ``data.root`` if given. ``show_progress=False`` leaves a line per
     epoch; ``quiet`` prints nothing. SIGINT and SIGTERM stop it after the current step (under
     DDP, at the next step where the ranks agree), which is saved
-    (:class:`~zoo.train.signals.Stopped`)."""
+    (:class:`~zoo.train.runtime.signals.Stopped`)."""
     config = recipe.train
     with contextlib.ExitStack() as cleanup:
         # Processes and device: one process, or one per GPU under torchrun.
         dist = distributed.start(config.device)
         cleanup.callback(distributed.stop, dist)
-        cleanup.enter_context(checkpoint.locked_run_dir(run_dir, enabled=dist.is_main))
+        cleanup.enter_context(locked_run_dir(run_dir, enabled=dist.is_main))
         stop = cleanup.enter_context(stop_on_signals())
         placement = place(config, distributed.device_for(dist, choose_device(config.device)))
         check_placement(recipe, placement, dist)
@@ -92,7 +96,7 @@ def train(
         val_loader = evaluation_loader(splits, normalizer, placement, recipe.data)
         check_run(recipe, model, splits, placement, train_loader.samples_per_rank)
         if dist.is_main and not resume:
-            checkpoint.prepare_run_dir(run_dir)
+            prepare_run_dir(run_dir)
 
         # Model, optimiser, learning rate, and the run so far when resuming.
         model = model.to(placement.device, memory_format=placement.memory_format)
@@ -110,7 +114,7 @@ def train(
         if resume:
             state.restore(run_dir)
         if dist.is_main:  # on resume too: --set train.epochs=N extends the run for good
-            checkpoint.write_text(run_dir / checkpoint.RECIPE_FILE, recipe.to_toml())
+            write_text(run_dir / layout.RECIPE_FILE, recipe.to_toml())
 
         # A step's computation, the network (DDP-wrapped) and its loss, compiled as one graph.
         network = distributed.wrap(model, placement.device) if dist.enabled else model
@@ -159,9 +163,7 @@ def train(
                         progress.advance(step)
                     if stopping(stop, state.step, dist, placement.device):  # save that very step
                         if dist.is_main:
-                            checkpoint.save_checkpoint(
-                                run_dir / checkpoint.LAST, state.checkpoint()
-                            )
+                            save_checkpoint(run_dir / layout.LAST, state.checkpoint())
                         raise Stopped(stop.signal or signal.SIGTERM, run_dir, epoch, state.step)
 
                 # The epoch's figures: one read of the sums (all ranks'), then validation.
@@ -197,9 +199,9 @@ def train(
                 if dist.is_main:
                     saved = state.checkpoint()
                     if improved:  # best first: a kill between the two leaves last.pt the older
-                        checkpoint.save_checkpoint(run_dir / checkpoint.BEST, saved)
-                    checkpoint.save_checkpoint(run_dir / checkpoint.LAST, saved)
-                    checkpoint.write_metrics(run_dir / checkpoint.METRICS_FILE, state.metrics)
+                        save_checkpoint(run_dir / layout.BEST, saved)
+                    save_checkpoint(run_dir / layout.LAST, saved)
+                    write_metrics(run_dir / layout.METRICS_FILE, state.metrics)
                     log_epoch(board, row)
                 progress.epoch_done(row, improved)
                 if stop.requested and epoch + 1 < config.epochs:  # stopped while validating

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.data import DeviceLoader
-from zoo.train.device import Placement
+from zoo.train.runtime.device import Placement
 
 
 class Objective(nn.Module):

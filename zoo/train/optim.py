@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.train.config import OptimConfig
+from zoo.recipe.training import OptimConfig
 from zoo.train.freeze import matches
 
 

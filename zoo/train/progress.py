@@ -17,12 +17,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemaini
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from zoo.commands import Output
+from zoo.console import Output
 
 if TYPE_CHECKING:
     from zoo.data.splits import DataSplits
     from zoo.recipe import Recipe
-    from zoo.train.device import Placement
+    from zoo.train.runtime.device import Placement
 
 REFRESH_STEPS = 25
 """Steps between reads of the running loss and accuracy."""

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from zoo.train.config import PlateauConfig, ScheduleConfig
+from zoo.recipe.training import PlateauConfig, ScheduleConfig
 
 ONECYCLE_PEAK_AT = 0.3
 """torch's ``OneCycleLR`` defaults, which zoo's one-cycle schedule follows: the peak after 30% of

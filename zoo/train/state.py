@@ -18,12 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoo.architectures.weights import LEGACY_FORMAT, fit_and_load
 from zoo.data import Normalizer
 from zoo.data.splits import DataSplits
 from zoo.errors import ZooError, plural
 from zoo.recipe import Recipe, flatten
-from zoo.train import checkpoint
+from zoo.runs.checkpoint import load_checkpoint
+from zoo.runs.layout import LAST
+from zoo.runs.model import load_weights
 from zoo.train.optim import load_optimizer_state
 from zoo.train.schedule import Plateau
 
@@ -93,8 +94,8 @@ class TrainingState:
 
     def restore(self, run_dir: Path) -> None:
         """Continue the run in ``run_dir`` from its ``last.pt``, if the recipe lets it."""
-        path = run_dir / checkpoint.LAST
-        saved = checkpoint.load_checkpoint(path, self.device, resume=True)
+        path = run_dir / LAST
+        saved = load_checkpoint(path, self.device, resume=True)
         check_resumable(saved, self.recipe, run_dir)
         load_weights(self.model, saved, path)
         load_optimizer_state(self.optimizer, saved["optimizer"])
@@ -133,15 +134,6 @@ def check_resumable(state: dict[str, Any], recipe: Recipe, run_dir: Path) -> Non
             f"{run_dir}: a one-cycle schedule cannot be stretched from {saved['train.epochs']} "
             f"to {recipe.train.epochs} epochs; train a new run instead"
         )
-
-
-def load_weights(model: nn.Module, state: dict[str, Any], path: Path) -> None:
-    """Load a checkpoint's state dict, migrating the layout of format 1; weights that do not
-    fit the recipe's model are one clear error."""
-    if not isinstance(state["model"], dict):
-        raise ZooError(f"{path}: the checkpoint's model is not a state dict")
-    legacy = state["format"] == LEGACY_FORMAT
-    fit_and_load(model, state["model"], str(path), fresh_classifier=False, legacy=legacy)
 
 
 def rng_state() -> dict[str, Any]:

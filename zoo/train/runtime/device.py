@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from zoo.errors import ZooError
-from zoo.train.config import TrainConfig
+from zoo.recipe.training import TrainConfig
 
 WITHOUT_CUDA_GRAPHS = {"reduce-overhead": "default", "max-autotune": "max-autotune-no-cudagraphs"}
 """Each torch.compile mode that records CUDA graphs, and the same mode without them."""

@@ -19,10 +19,10 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from zoo.commands import COMMANDS, command, console, errors, load_recipe_arg
+from zoo.cli.common import COMMANDS, command, console, errors, load_recipe_arg
 from zoo.errors import CheckFailed, ZooError
 
-__all__ = ["COMMANDS", "command", "console", "errors", "load_recipe_arg", "main"]
+__all__ = ["main"]
 
 BROKEN_PIPE_EXIT = 141
 """128 + SIGPIPE: what a shell reports for a program whose reader went away (``zoo … | head``)."""
@@ -102,10 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set(show)
     show.set_defaults(handler="recipe show")
 
-    from zoo.train.cli import add_commands
+    from zoo.cli.train import add_commands
 
     add_commands(sub, _add_set)
-    from zoo.deploy.cli import add_commands as add_deploy_commands
+    from zoo.cli.deploy import add_commands as add_deploy_commands
 
     add_deploy_commands(sub)
     return parser
@@ -212,7 +212,7 @@ def _first_line(obj: Any) -> str:
 def summarize_command(args: argparse.Namespace) -> int:
     import torch
 
-    from zoo.architectures.create import create_model
+    from zoo.architectures.create import model_by_name
     from zoo.architectures.external import default_input_size
     from zoo.inspect import summarize
     from zoo.inspect.report import comparison_lines, summary_table
@@ -228,7 +228,7 @@ def summarize_command(args: argparse.Namespace) -> int:
         if args.overrides:
             raise ZooError("--set needs a recipe; for a model name, write a recipe")
         reference_name = name = args.model
-        build = lambda: create_model(args.model)  # noqa: E731  (errors name the model)
+        build = lambda: model_by_name(args.model)  # noqa: E731  (errors name the model)
     with torch.device("meta"):
         network = build()
     name = getattr(getattr(network, "spec", None), "name", name)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from zoo.commands import command, console, errors, load_recipe_arg
+from zoo.cli.common import command, console, errors, load_recipe_arg
 from zoo.errors import ZooError
 from zoo.validation import raise_for
 
@@ -57,9 +57,11 @@ def train_command(args: argparse.Namespace) -> int:
     from torch._dynamo.exc import BackendCompilerFailed
 
     from zoo.recipe import load_recipe
-    from zoo.train.checkpoint import LAST, RECIPE_FILE, default_run_dir, resume_overrides
+    from zoo.runs.checkpoint import resume_overrides
+    from zoo.runs.files import default_run_dir
+    from zoo.runs.layout import LAST, RECIPE_FILE
     from zoo.train.loop import train
-    from zoo.train.signals import Stopped
+    from zoo.train.runtime.signals import Stopped
 
     if args.resume is not None:
         if args.recipe is not None or args.out is not None:
@@ -115,7 +117,7 @@ def train_command(args: argparse.Namespace) -> int:
 
 @command("eval")
 def eval_command(args: argparse.Namespace) -> int:
-    from zoo.train.evaluate import evaluate_checkpoint
+    from zoo.train.checkpoint_eval import evaluate_checkpoint
 
     result = evaluate_checkpoint(args.checkpoint, args.data_dir, tta=args.tta)
     tta = " with flip TTA" if args.tta else ""
@@ -129,7 +131,7 @@ def eval_command(args: argparse.Namespace) -> int:
 
 @command("plot")
 def plot_command(args: argparse.Namespace) -> int:
-    from zoo.train.plot import plot_runs
+    from zoo.runs.plot import plot_runs
 
     path = plot_runs(args.run_dirs, args.out)
     console.print(f"zoo: wrote {path}", markup=False)

@@ -9,10 +9,10 @@ from torch import nn
 
 from zoo.data.splits import DataSplits
 from zoo.errors import ZooError
-from zoo.recipe import Recipe
-from zoo.train import budget, distributed
-from zoo.train.device import Placement
+from zoo.recipe import Recipe, budget
 from zoo.train.freeze import check_patterns
+from zoo.train.runtime import distributed
+from zoo.train.runtime.device import Placement
 from zoo.train.tensorboard import writer
 
 

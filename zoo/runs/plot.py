@@ -12,15 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from zoo.errors import ZooError
-from zoo.train.checkpoint import read_metrics
+from zoo.runs.metrics import read_metrics
 
 COMPARISON = Path("comparison.png")
 """Where the curves of several runs go by default (the current directory)."""
-
-
-def plot_run(run_dir: Path, out: Path | None = None) -> Path:
-    """Write the curves of ``run_dir`` to ``out`` (default ``RUN_DIR/curves.png``)."""
-    return plot_runs([run_dir], out)
 
 
 def plot_runs(run_dirs: Sequence[Path], out: Path | None = None) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
-from zoo.cli import command, console, errors
+from zoo.cli.common import command, console, errors
 from zoo.errors import ZooError, plural
 
 FORMATS = ("onnx", "pt2", "safetensors")
@@ -152,7 +152,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 @command("runs")
 def runs_command(args: argparse.Namespace) -> int:
-    from zoo.train.runs import list_runs, wall_time
+    from zoo.runs.table import list_runs, wall_time
 
     runs = list_runs(args.folder)
     if args.json:

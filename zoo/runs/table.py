@@ -2,15 +2,12 @@
 
 Each run is read from its files alone (``recipe.toml`` and ``metrics.jsonl``), never from its
 checkpoints, so listing a folder of large runs is instant. A run is *running* while a trainer
-holds the run directory's lock (an exclusive ``flock`` on the directory, or on a ``.lock`` file
-in it), *finished* when it has done its recipe's epochs, and *stopped* otherwise.
+holds the run directory's lock (:func:`zoo.runs.files.locked_run_dir`), *finished* when it has
+done its recipe's epochs, and *stopped* otherwise.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
-import os
 import statistics
 import tomllib
 from dataclasses import asdict, dataclass
@@ -18,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
-from zoo.train.checkpoint import METRICS_FILE, RECIPE_FILE, read_metrics
-
-LOCK_FILE = ".lock"
-"""A lock file a trainer may hold instead of locking the run directory itself."""
+from zoo.runs.files import is_locked
+from zoo.runs.layout import RECIPE_FILE, is_run_dir
+from zoo.runs.metrics import read_metrics
 
 
 @dataclass(frozen=True)
@@ -50,11 +46,7 @@ def list_runs(folder: Path) -> list[RunSummary]:
     """Every run directory directly under ``folder`` (one with a recipe or metrics), by name."""
     if not folder.is_dir():
         raise ZooError(f"{folder}: no such folder of runs")
-    runs = [
-        path
-        for path in sorted(folder.iterdir())
-        if path.is_dir() and ((path / RECIPE_FILE).is_file() or (path / METRICS_FILE).is_file())
-    ]
+    runs = [path for path in sorted(folder.iterdir()) if is_run_dir(path)]
     return [summarize_run(path) for path in runs]
 
 
@@ -105,28 +97,6 @@ def network_name(model: Any) -> str:
             if isinstance(model.get(key), str):
                 return model[key]
     return "?"
-
-
-def is_locked(run_dir: Path) -> bool:
-    """Whether a process holds the run's lock: a non-blocking shared ``flock`` on the lock file
-    or the directory fails (and succeeds, and is released at once, when nobody does; a trainer
-    starting in that instant tries again, :func:`zoo.train.checkpoint.locked_run_dir`)."""
-    for target in (run_dir / LOCK_FILE, run_dir):
-        if not target.exists():
-            continue
-        try:
-            handle = os.open(target, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            fcntl.flock(handle, fcntl.LOCK_UN)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                return True
-        finally:
-            os.close(handle)
-    return False
 
 
 def wall_time(seconds: float) -> str:

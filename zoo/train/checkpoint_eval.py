@@ -4,20 +4,15 @@ nothing else is needed but the data."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from zoo.data import Normalizer
 from zoo.errors import ZooError
-from zoo.recipe import Recipe
-from zoo.train.checkpoint import load_checkpoint
-from zoo.train.device import place
+from zoo.runs.model import load_model
 from zoo.train.loaders import evaluation_loader, load_splits
 from zoo.train.objective import evaluate
-from zoo.train.state import load_weights
+from zoo.train.runtime.device import place
 
 
 @dataclass(frozen=True)
@@ -35,15 +30,10 @@ def evaluate_checkpoint(
 ) -> Evaluation:
     """Evaluate the checkpoint at ``path`` on the split its run validated on: the test set, or
     the held-out part of the training set when the recipe sets ``data.val_split``."""
-    state = load_checkpoint(path)
-    try:
-        recipe = Recipe.model_validate(tomllib.loads(state["recipe"]))
-    except (tomllib.TOMLDecodeError, ValidationError) as exc:
-        raise ZooError(f"{path}: the checkpoint's recipe is invalid ({exc})") from exc
+    loaded = load_model(path)
+    recipe, state = loaded.recipe, loaded.state
     placement = place(recipe.train)
-    model = recipe.build(weights=False)  # the checkpoint holds the weights
-    load_weights(model, state, path)
-    model = model.to(placement.device, memory_format=placement.memory_format)
+    model = loaded.network.to(placement.device, memory_format=placement.memory_format)
     splits = load_splits(recipe, data_root)
     if splits.classes != state["classes"]:
         raise ZooError(
