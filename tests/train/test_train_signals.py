@@ -34,7 +34,8 @@ def test_a_signal_mid_epoch_saves_that_step_and_resume_is_bit_identical(
     number, at_step, mixing, run_zoo, tmp_path, monkeypatch
 ):
     """Stopped after the third of the first epoch's six steps, or after its last one (before
-    its validation); with mixup and cutmix, whose draws come from NumPy's global generator."""
+    its validation, where the resumed process trains no step); with mixup and cutmix, whose
+    draws come from NumPy's global generator."""
     recipe = tmp_path / "r.toml"
     recipe.write_text(RECIPE.replace("val_size = 16\n", "val_size = 16\n" + mixing))
     whole = train(load_recipe(recipe), tmp_path / "whole", show_progress=False, quiet=True)
@@ -65,6 +66,9 @@ def test_a_signal_mid_epoch_saves_that_step_and_resume_is_bit_identical(
     for row_a, row_b in zip(a["metrics"], b["metrics"], strict=True):
         for key in ("lr", "train_loss", "train_acc", "val_loss", "val_acc"):
             assert row_a[key] == row_b[key], key
+    # the stopped epoch's rate spans both processes, even when resumed after its last step
+    assert all(row["images_per_sec"] > 0 for row in b["metrics"])
+    assert b["metrics"][0]["train_seconds"] >= state["epoch_seconds"] > 0
     assert "step" not in b and len(whole.metrics) == 2
 
 

@@ -136,7 +136,7 @@ def train(
                 if first == 0:
                     plateau.start_epoch()  # a schedule overrides a plateau reduction, as in Keras
                 objective.train()
-                progress.start_epoch(epoch)
+                progress.start_epoch(epoch, first)
                 for step, (images, labels) in enumerate(train_loader.batches_from(first), first):
                     scheduled = lr_at(epoch * steps + step)
                     plateau.set_rates(optimizer, scheduled)  # x each group's lr_scale
@@ -162,18 +162,21 @@ def train(
                     else:
                         progress.advance(step)
                     if stopping(stop, state.step, dist, placement.device):  # save that very step
+                        state.epoch_seconds += time.perf_counter() - started
                         if dist.is_main:
                             save_checkpoint(run_dir / layout.LAST, state.checkpoint())
                         raise Stopped(stop.signal or signal.SIGTERM, run_dir, epoch, state.step)
 
                 # The epoch's figures: one read of the sums (all ranks'), then validation.
-                images_trained = (state.step - first) * config.batch_size * dist.world_size
+                images_trained = (
+                    (state.step - state.timed_from) * config.batch_size * dist.world_size
+                )
                 sums = distributed.all_sum(state.totals.clone(), dist) / (
                     state.seen * dist.world_size
                 )
                 train_loss, train_acc = sums.tolist()
                 check_finite(train_loss, epoch, steps - 1)
-                train_seconds = time.perf_counter() - started  # the read synced: the time is real
+                train_seconds = state.epoch_seconds + time.perf_counter() - started  # synced
                 val_loss, val_acc = distributed.from_main(
                     score(objective, val_loader, placement), dist
                 )
@@ -185,9 +188,11 @@ def train(
                     "train_acc": train_acc,
                     "val_loss": val_loss,
                     "val_acc": val_acc,
-                    "seconds": round(time.perf_counter() - started, 3),
+                    "seconds": round(state.epoch_seconds + time.perf_counter() - started, 3),
                     "train_seconds": round(train_seconds, 3),
-                    "images_per_sec": round(images_trained / train_seconds, 1),
+                    "images_per_sec": round(images_trained / train_seconds, 1)
+                    if images_trained
+                    else None,  # resumed at the last step from an old checkpoint: nothing timed
                 }
                 diverged = not math.isfinite(val_loss)  # strict JSON has no Infinity: null + a flag
                 if diverged:

@@ -51,7 +51,8 @@ class Progress:
         )
         self.epoch_bar = self.bars.add_task("epochs", total=epochs, status="")
         self.batch_bar = self.bars.add_task("batches", total=steps, status="")
-        self.started = time.perf_counter()
+        self.started = self.epoch_started = time.perf_counter()
+        self.first_step = 0
 
     def __enter__(self) -> Progress:
         self.bars.__enter__()
@@ -91,10 +92,12 @@ class Progress:
         if self.enabled:
             console.print(text, markup=False)
 
-    def start_epoch(self, epoch: int) -> None:
+    def start_epoch(self, epoch: int, first_step: int = 0) -> None:
+        """An epoch begins at ``first_step`` (above 0 when resumed mid-epoch): the bar's img/s
+        counts only the steps this process trains."""
         self.bars.reset(self.batch_bar, total=self.steps, status="")
         self.bars.update(self.batch_bar, description=f"epoch {epoch + 1}/{self.epochs}")
-        self.epoch_started = time.perf_counter()
+        self.epoch_started, self.first_step = time.perf_counter(), first_step
 
     def advance(self, step: int) -> None:
         if self.show_bars:
@@ -104,7 +107,7 @@ class Progress:
         if not self.show_bars:
             return
         elapsed = max(time.perf_counter() - self.epoch_started, 1e-9)
-        images_per_sec = (step + 1) * self.batch_size / elapsed
+        images_per_sec = (step + 1 - self.first_step) * self.batch_size / elapsed
         status = f"loss {loss:.4f} acc {accuracy:.2%} lr {lr:.3g} {images_per_sec:,.0f} img/s"
         self.bars.update(self.batch_bar, completed=step + 1, status=status)
 
@@ -117,7 +120,7 @@ class Progress:
             f"epoch {row['epoch']:>3}/{self.epochs}  lr {row['lr']:.3g}  "
             f"loss {row['train_loss']:.4f}  acc {row['train_acc']:.2%}  "
             f"val_loss {_loss(row['val_loss'])}  val_acc {row['val_acc']:.2%}  "
-            f"{row['seconds']:.1f}s  {row['images_per_sec']:,.0f} img/s{mark}"
+            f"{row['seconds']:.1f}s  {_rate(row['images_per_sec'])} img/s{mark}"
         )
 
     def finish(self, metrics: list[dict[str, Any]]) -> None:
@@ -137,12 +140,17 @@ class Progress:
                 _loss(row["val_loss"]),
                 f"{row['train_acc']:.2%}",
                 f"{row['seconds']:.1f}",
-                f"{row['images_per_sec']:,.0f}",
+                _rate(row["images_per_sec"]),
             )
         total = sum(row["seconds"] for row in metrics)
         console.print(table)
         count = len(metrics)
         console.print(f"zoo: {count} epoch{'' if count == 1 else 's'} in {total:.0f}s")
+
+
+def _rate(value: float | None) -> str:
+    """Images per second, whole; ``None`` is an epoch with no step timed (resumed at its end)."""
+    return "–" if value is None else f"{value:,.0f}"
 
 
 def _loss(value: float | None) -> str:

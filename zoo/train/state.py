@@ -44,7 +44,9 @@ RESUMABLE_CHANGES = (
 class TrainingState:
     """The model, optimiser and plateau of a run, and how far it has come: ``epoch`` finished
     epochs, then ``step`` steps of the next one (a run stopped mid-epoch) with their summed loss
-    and correct count (``totals``) over ``seen`` images, at that epoch's reported ``epoch_lr``."""
+    and correct count (``totals``) over ``seen`` images, at that epoch's reported ``epoch_lr``,
+    in ``epoch_seconds`` of training timed from step ``timed_from`` (0, or where a checkpoint
+    written before zoo saved the seconds resumed)."""
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
@@ -57,6 +59,8 @@ class TrainingState:
     step: int = 0
     seen: int = 0
     epoch_lr: float = 0.0
+    epoch_seconds: float = 0.0
+    timed_from: int = 0
     metrics: list[dict[str, Any]] = field(default_factory=list)
     best: float = -1.0
     totals: torch.Tensor = field(init=False)
@@ -67,6 +71,7 @@ class TrainingState:
     def next_epoch(self) -> None:
         """An epoch finished: count it, and start the next one's sums afresh."""
         self.epoch, self.step, self.seen = self.epoch + 1, 0, 0
+        self.epoch_seconds, self.timed_from = 0.0, 0
         self.totals = torch.zeros_like(self.totals)
 
     def checkpoint(self) -> dict[str, Any]:
@@ -89,7 +94,8 @@ class TrainingState:
         }
         if self.step:  # stopped mid-epoch
             state |= {"step": self.step, "seen": self.seen, "epoch_lr": self.epoch_lr,
-                      "partial": self.totals.cpu()}  # fmt: skip
+                      "partial": self.totals.cpu(), "epoch_seconds": self.epoch_seconds,
+                      "timed_from": self.timed_from}  # fmt: skip
         return state
 
     def restore(self, run_dir: Path) -> None:
@@ -110,6 +116,9 @@ class TrainingState:
         if saved.get("step"):
             self.step, self.seen, self.epoch_lr = saved["step"], saved["seen"], saved["epoch_lr"]
             self.totals = saved["partial"].to(self.device)
+            # The epoch's images/s spans both sessions; without saved seconds, only this one's.
+            self.epoch_seconds = saved.get("epoch_seconds", 0.0)
+            self.timed_from = saved.get("timed_from", 0) if "epoch_seconds" in saved else self.step
 
 
 def check_resumable(state: dict[str, Any], recipe: Recipe, run_dir: Path) -> None:
