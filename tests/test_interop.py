@@ -345,3 +345,38 @@ def test_groups_that_do_not_divide_the_width_are_one_line():
     spec.block_options["groups"] = 7
     with pytest.raises(ZooError, match=r"model.stages\[0\] \(block 'bottleneck'\): .*groups"):
         zoo.build_network(spec)
+
+
+def test_timm_weights_without_network_fail_at_once(monkeypatch, tmp_path):
+    """No endpoint answers: huggingface_hub runs offline for that build, so a missing file is one
+    error at once (no retries over sockets), and the hub's mode is restored afterwards."""
+    from huggingface_hub import constants
+
+    from zoo.architectures import external
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    probes, connects = [], []
+    monkeypatch.setattr(external, "hub_answers", lambda endpoint: probes.append(endpoint))
+    monkeypatch.setattr("socket.socket.connect", lambda self, address: connects.append(address))
+    with pytest.raises(ZooError, match=r"timm/resnet18: cannot download its weights.*cache"):
+        zoo.build_model("timm/resnet18", weights="timm")
+    assert probes == [constants.ENDPOINT] and connects == []
+    assert constants.HF_HUB_OFFLINE is False
+
+
+def test_the_hub_probe_is_a_tcp_connect_to_the_endpoint_or_proxy(monkeypatch):
+    import socket
+
+    from zoo.architectures.external import hub_answers
+
+    monkeypatch.delenv("HTTPS_PROXY", raising=False)
+    monkeypatch.delenv("https_proxy", raising=False)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        assert hub_answers(f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:1")  # the proxy is what must answer
+        assert not hub_answers(f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+        assert hub_answers("https://huggingface.invalid")
+    assert not hub_answers(f"http://127.0.0.1:{port}", timeout=0.5)  # closed now

@@ -10,8 +10,14 @@ its own networks; they have no :class:`~zoo.architectures.NetworkSpec`.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import os
+import socket
+import threading
 import urllib.error
+import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 
 from torch import nn
@@ -24,6 +30,10 @@ IMAGENET_INPUT = (3, 224, 224)
 """torchvision's classification models' input size."""
 
 SUGGESTIONS = 3
+
+HUB_PROBE_SECONDS = 3.0
+"""How long a TCP connect to Hugging Face (or the HTTPS proxy) may take before zoo takes the
+network for absent, instead of letting huggingface_hub spend half a minute in retries."""
 
 
 def is_external(name: str) -> bool:
@@ -92,9 +102,57 @@ def _timm_model(
 
     if weights == "torchvision":
         raise ZooError(f"timm/{model}: use weights = 'timm' for timm's pretrained weights")
-    return timm.create_model(
-        model, pretrained=weights == "timm", features_only=features_only, **kwargs
-    )
+    with _offline_unless_hub_answers(weights == "timm"):
+        return timm.create_model(
+            model, pretrained=weights == "timm", features_only=features_only, **kwargs
+        )
+
+
+@contextlib.contextmanager
+def _offline_unless_hub_answers(downloading: bool) -> Iterator[None]:
+    """Puts huggingface_hub in its offline mode while timm fetches weights, unless its endpoint
+    answers: cached weights still load, and missing ones fail at once rather than after
+    huggingface_hub's retries. ``HF_HUB_OFFLINE=1`` needs no probe: the hub honours it."""
+    if not downloading or os.environ.get("HF_HUB_OFFLINE", "").upper() in {
+        "1",
+        "ON",
+        "YES",
+        "TRUE",
+    }:
+        yield
+        return
+    from huggingface_hub import constants
+
+    if hub_answers(constants.ENDPOINT):
+        yield
+        return
+    was = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = was
+
+
+def hub_answers(endpoint: str, timeout: float = HUB_PROBE_SECONDS) -> bool:
+    """Whether a TCP connection to ``endpoint``'s host (or to the HTTPS proxy, when one is set)
+    opens within ``timeout`` seconds, name lookup included."""
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    url = urllib.parse.urlsplit(proxy or endpoint)
+    if url.hostname is None:
+        return False
+    address = (url.hostname, url.port or (443 if url.scheme == "https" else 80))
+    answered = threading.Event()
+
+    def connect() -> None:
+        with contextlib.suppress(OSError):
+            socket.create_connection(address, timeout=timeout).close()
+            answered.set()
+
+    probe = threading.Thread(target=connect, daemon=True)  # a hung name lookup has no timeout
+    probe.start()
+    probe.join(timeout)
+    return answered.is_set()
 
 
 def _torchvision_model(
