@@ -80,6 +80,24 @@ def test_extends_merges_tables_relative_to_the_file(tmp_path):
     assert (recipe.train.epochs, recipe.train.batch_size) == (5, 64)
 
 
+def test_a_weights_file_is_relative_to_the_recipe_that_names_it(tmp_path, monkeypatch):
+    """As ``extends``: the base's weights sit beside the base, wherever zoo is started; weights
+    names stay names; a ``--set`` path is the shell's."""
+    (tmp_path / "bases").mkdir()
+    (tmp_path / "bases" / "start.pt").write_bytes(b"")
+    write(tmp_path / "bases", "base.toml", '[model]\npreset = "plain20"\nweights = "start.pt"\n')
+    child = write(tmp_path, "child.toml", 'extends = "bases/base.toml"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_recipe(child).model.weights == str(tmp_path / "bases" / "start.pt")
+    named = write(
+        tmp_path, "named.toml", '[model]\npreset = "resnet18"\nweights = "IMAGENET1K_V2"\n'
+    )
+    assert load_recipe(named).model.weights == "IMAGENET1K_V2"
+    assert load_recipe(child, ["model.weights=here.pt"]).model.weights == "here.pt"
+
+
 def test_an_extends_cycle_is_an_error(tmp_path):
     write(tmp_path, "a.toml", 'extends = "b.toml"\nmodel = "plain20"\n')
     write(tmp_path, "b.toml", 'extends = "a.toml"\n')

@@ -11,8 +11,10 @@ import torch
 import torchvision
 
 import zoo
+from zoo.errors import ZooError
 from zoo.recipe import load_recipe
 from zoo.train.optim import parameter_groups
+from zoo.train.tensorboard import writer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from test_data_folders import make_folder
@@ -151,6 +153,33 @@ def test_tensorboard_gets_each_epochs_metrics(run_zoo, folder, tmp_path):
     events = EventAccumulator(str(tmp_path / "run"))
     events.Reload()
     assert [event.step for event in events.Scalars("val_acc")] == [1, 2]
+
+
+def test_the_tensorboard_writer_is_closed_when_training_ends_or_fails(
+    run_zoo, folder, tmp_path, monkeypatch
+):
+    """Its event file's handle and writer thread end with the run, on an error as well."""
+    pytest.importorskip("tensorboard")
+    from zoo.train import loop
+
+    boards = []
+    monkeypatch.setattr(
+        loop, "writer", lambda run_dir: boards.append(writer(run_dir)) or boards[-1]
+    )
+    recipe = tmp_path / "tb.toml"
+    recipe.write_text(
+        f'[model]\npreset = "resnet8_v1_paper"\nnum_classes = 2\n[data]\ndataset = "imagefolder"'
+        f'\nroot = "{folder}"\nimage_size = 16\nworkers = 0\n'
+        "[train]\nepochs = 1\nbatch_size = 4\ntensorboard = true\n"
+    )
+    assert run_zoo("train", str(recipe), "--out", str(tmp_path / "a"), "--no-progress").code == 0
+
+    def broken(board, row):
+        raise ZooError("the disk went away")
+
+    monkeypatch.setattr(loop, "log_epoch", broken)
+    assert run_zoo("train", str(recipe), "--out", str(tmp_path / "b"), "--no-progress").code == 2
+    assert len(boards) == 2 and all(board.all_writers is None for board in boards)  # closed
 
 
 def test_a_wrong_weights_path_fails_before_the_data_is_read(run_zoo, tmp_path):

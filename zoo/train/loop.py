@@ -122,7 +122,9 @@ def train(
         mode = compile_mode(config, dist.enabled)
         if mode is not None:
             objective = torch.compile(objective, mode=mode)
-        board = writer(run_dir) if config.tensorboard and dist.is_main else None
+        board = (
+            cleanup.enter_context(writer(run_dir)) if config.tensorboard and dist.is_main else None
+        )
         shown = dist.is_main and not quiet
         progress = Progress(config.epochs, steps, config.batch_size, shown, bars=show_progress)
         progress.announce(recipe, placement, splits, run_dir, state.epoch)
