@@ -192,7 +192,8 @@ def main() -> None:
     print(
         f"ResNet-20: {macs / 1e6:.2f}M MACs/image forward → ~{flops_per_image / 1e9:.3f} "
         f"GFLOP/image trained; zoo achieves {results['achieved_gflops']:.0f} GFLOP/s; "
-        f"a matrix product (up to 2048²) reaches {ceiling['fp32']:.0f} (fp32) and {ceiling['bf16']:.0f} (bf16)"
+        f"a matrix product (up to 2048²) reaches {ceiling['fp32']:.0f} (fp32) and "
+        f"{ceiling['bf16']:.0f} (bf16)"
     )
     if args.json:
         args.json.write_text(json.dumps(results | {"a": a, "b": b, "c": c, "ddp": ddp}, indent=2))
