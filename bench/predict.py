@@ -13,7 +13,8 @@
 2. The same model with its normalisation inside (:class:`zoo.deploy.export.Deployable`) under
    onnxruntime (CPU) and in torch eager (fp32), at batch 1 and batch 64, in images/s.
 
-    python bench/predict.py [--images 5000] [--batch-size 256] [--repeats 3] [--json out.json]
+    python bench/predict.py [--images 5000] [--batch-size 256] [--repeats 3] [--seconds 3]
+                            [--json out.json]
 """
 
 from __future__ import annotations
@@ -126,6 +127,9 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=64, help="side of the JPEGs written")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--seconds", type=float, default=3.0, help="timed seconds per runtime and batch size"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -161,7 +165,7 @@ def main() -> None:
     print(f"  zoo predict   {zoo_median:8.0f} img/s  {[round(r) for r in zoo_rates]}")
     print(f"  hand-written  {hand_median:8.0f} img/s  {[round(r) for r in hand_rates]}")
     print(f"  ratio         {zoo_median / hand_median:8.2f}x  (goal >= 1.0)")
-    runtimes = {batch: runtime_rates(trained, batch) for batch in (1, 64)}
+    runtimes = {batch: runtime_rates(trained, batch, args.seconds) for batch in (1, 64)}
     results["runtimes"] = runtimes
     for batch, rates in runtimes.items():
         print(

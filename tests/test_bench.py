@@ -166,7 +166,7 @@ def test_inference_benchmark_runs(tmp_path):
     out = tmp_path / "predict.json"
     result = subprocess.run(
         [sys.executable, str(BENCH / "predict.py"), "--images", "40", "--batch-size", "16",
-         "--repeats", "1", "--json", str(out)],
+         "--repeats", "1", "--seconds", "0.2", "--json", str(out)],
         capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
