@@ -13,6 +13,7 @@ outputs from the program's; read the diff before committing it.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import shlex
@@ -83,15 +84,23 @@ def examples() -> list[Example]:
     return found
 
 
-def run(example: Example, monkeypatch: pytest.MonkeyPatch) -> str:
+def run(example: Example) -> str:
     """The command's stdout and stderr, as the page would show them."""
+    return output(example.command, example.columns)
+
+
+@functools.cache
+def output(command: str, columns: int) -> str:
+    """What ``command`` prints at ``columns``: run once for all the pages that show it (``zoo
+    audit`` appears on several, and reads no file that a test changes)."""
     from zoo.cli import main
 
-    monkeypatch.setenv("COLUMNS", str(example.columns))
-    monkeypatch.chdir(REPO)
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        main(shlex.split(example.command)[1:])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COLUMNS", str(columns))
+        patch.chdir(REPO)
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            main(shlex.split(command)[1:])
     return out.getvalue() + err.getvalue()
 
 
@@ -110,8 +119,8 @@ def in_order(shown: list[str], actual: list[str]) -> str | None:
 
 
 @pytest.mark.parametrize("example", examples(), ids=lambda example: example.id)
-def test_the_example_prints_what_the_page_shows(example, monkeypatch):
-    actual = run(example, monkeypatch).splitlines()
+def test_the_example_prints_what_the_page_shows(example):
+    actual = run(example).splitlines()
     missing = in_order(example.shown, actual)
     assert missing is None, (
         f"{example.id}: `{example.command}` does not print {missing!r}; it prints:\n"
@@ -125,7 +134,6 @@ def test_the_pages_have_runnable_examples():
 
 def update() -> None:
     """Rewrite each example's shown output with what the program prints now."""
-    patcher = pytest.MonkeyPatch()
     for page in PAGES:
         page_examples = [e for e in examples() if e.page == page]
         if not page_examples:
@@ -134,10 +142,9 @@ def update() -> None:
         for example in reversed(page_examples):  # from the end: line numbers stay valid
             start = example.line  # the first output line, 0-based
             end = start + len(example.shown)
-            actual = [line.rstrip() for line in run(example, patcher).splitlines()]
+            actual = [line.rstrip() for line in run(example).splitlines()]
             lines[start:end] = actual
         page.write_text("\n".join(lines) + "\n", "utf-8")
-    patcher.undo()
 
 
 if __name__ == "__main__" and "--update" in sys.argv:
