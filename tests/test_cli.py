@@ -151,6 +151,19 @@ def test_python_dash_m_zoo_is_the_same_program():
     assert result.returncode == 2 and result.stderr.startswith("zoo: error: resnet_v1: depth")
 
 
+def test_commands_that_need_no_images_start_without_torchvision():
+    """torchvision's import is two of the four seconds a `zoo list` took: zoo imports it where
+    images are read, downloaded or drawn, and for torchvision's own networks."""
+    code = (
+        "import sys, zoo.recipe, zoo.data, zoo.deploy.predict\n"
+        "from zoo.cli import main\n"
+        "assert main(['list', 'blocks']) == 0\n"
+        "assert 'torchvision' not in sys.modules, 'torchvision was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_list_all_with_a_pattern_as_the_docs_write_it(run_zoo):
     result = run_zoo("list", "all", "resnet2*")
     assert result.code == 0 and "resnet20_v1" in result.out and "Blocks" not in result.out

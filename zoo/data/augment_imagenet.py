@@ -20,7 +20,6 @@ import math
 
 import torch
 from torch import Tensor
-from torchvision.ops import roi_align
 
 RRC_SCALE = (0.08, 1.0)
 RRC_RATIO = (3 / 4, 4 / 3)
@@ -74,6 +73,8 @@ def crop_boxes(
 
 def resized_crop(images: Tensor, boxes: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
     """Each image's ``boxes`` row (x1, y1, x2, y2) resized to ``size``: float images out."""
+    from torchvision.ops import roi_align  # torchvision: imported on use, not by every command
+
     n = images.shape[0]
     index = torch.arange(n, device=images.device, dtype=torch.float32)[:, None]
     floats = images if images.is_floating_point() else images.float()

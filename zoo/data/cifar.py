@@ -28,8 +28,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from torchvision.datasets import CIFAR10, CIFAR100
-from torchvision.datasets.utils import download_and_extract_archive
 
 from zoo.data.config import DataConfig
 from zoo.data.registry import datasets
@@ -49,9 +47,8 @@ class CifarFiles:
     """Where one CIFAR variant keeps its files, in both official forms, and where to get it."""
 
     name: str
-    url: str
-    archive: str
-    md5: str
+    torchvision_class: str
+    """torchvision's dataset class, whose ``url``, ``filename`` and ``tgz_md5`` are used."""
     python_dir: str
     python_train: tuple[str, ...]
     python_test: str
@@ -65,12 +62,34 @@ class CifarFiles:
     label_bytes: int
     """Label bytes per binary record; CIFAR-100 stores coarse then fine, and we use the last."""
 
+    def _torchvision(self, attribute: str) -> str:
+        import torchvision.datasets  # seconds: imported on use, not by every `zoo` command
+
+        return getattr(getattr(torchvision.datasets, self.torchvision_class), attribute)
+
+    @property
+    def url(self) -> str:
+        return self._torchvision("url")
+
+    @property
+    def archive(self) -> str:
+        return self._torchvision("filename")
+
+    @property
+    def md5(self) -> str:
+        return self._torchvision("tgz_md5")
+
+
+def download_and_extract_archive(url: str, download_root: Path, filename: str, md5: str) -> None:
+    """torchvision's downloader: fetches ``url`` with a progress bar, checks the md5, unpacks."""
+    from torchvision.datasets import utils
+
+    utils.download_and_extract_archive(url, download_root=download_root, filename=filename, md5=md5)
+
 
 CIFAR10_FILES = CifarFiles(
     name="cifar10",
-    url=CIFAR10.url,
-    archive=CIFAR10.filename,
-    md5=CIFAR10.tgz_md5,
+    torchvision_class="CIFAR10",
     python_dir="cifar-10-batches-py",
     python_train=tuple(f"data_batch_{i}" for i in range(1, 6)),
     python_test="test_batch",
@@ -86,9 +105,7 @@ CIFAR10_FILES = CifarFiles(
 
 CIFAR100_FILES = CifarFiles(
     name="cifar100",
-    url=CIFAR100.url,
-    archive=CIFAR100.filename,
-    md5=CIFAR100.tgz_md5,
+    torchvision_class="CIFAR100",
     python_dir="cifar-100-python",
     python_train=("train",),
     python_test="test",

@@ -28,7 +28,6 @@ import torch
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, has_file_allowed_extension
 
 from zoo.data.config import DataConfig
 from zoo.data.files import ImageFiles, Size, check_bad
@@ -56,6 +55,8 @@ Samples = list[tuple[str, int]]
 
 def _classes(folder: Path) -> list[str]:
     """Sorted class folder names of ``folder``; a missing or empty folder is a ZooError."""
+    from torchvision.datasets.folder import find_classes  # torchvision: imported on use
+
     if not folder.is_dir():
         raise ZooError(f"imagefolder: no folder {folder}; expected {LAYOUT}")
     try:
@@ -69,6 +70,8 @@ def image_files(folder: Path, seen: set[tuple[int, int]]) -> list[Path]:
     """The image files under ``folder``, sorted, symlinks followed. A directory whose (device,
     inode) is in ``seen`` is skipped, and each visited one is added: a symlink loop ends, and
     nothing is read twice."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
+
     found: list[Path] = []
     for root, dirs, files in os.walk(folder, followlinks=True):
         key = _identity(Path(root))
@@ -93,6 +96,8 @@ def _identity(path: Path) -> tuple[int, int]:
 def find_samples(folder: Path, classes: list[str]) -> Samples:
     """(path, label) of every image under ``folder/<class>/``; a class without images is a
     ZooError naming it."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
     samples: Samples = []
     # the split folder and every class folder are walked from their own place only: a link
     # to one of them from inside a class (``up -> ..``) is not followed

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
-from torchvision.transforms.v2.functional import to_pil_image
-from torchvision.utils import make_grid
 
 from zoo.data.splits import DataSplits
 from zoo.errors import ZooError
@@ -39,6 +37,9 @@ def save_example_grid(
 ) -> Path:
     """Write the grid of examples (a row per class, ``per_class`` columns, the class name on the
     left of each row) as an image to ``path``; the format follows its ending (PIL's)."""
+    from torchvision.transforms.v2.functional import to_pil_image  # imported on use
+    from torchvision.utils import make_grid
+
     path = Path(path)
     grid = to_pil_image(
         make_grid(example_images(splits, per_class), nrow=per_class, padding=offset)

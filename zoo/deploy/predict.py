@@ -24,7 +24,6 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
-from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from zoo.data import Normalizer
 from zoo.data.files import BadImage, decode
@@ -58,6 +57,8 @@ class Prediction:
 def find_images(paths: Sequence[str | Path]) -> tuple[list[str], int]:
     """Image files of ``paths`` in a stable order (each folder read recursively, sorted), as
     the paths were given, and how many files were skipped for not being images."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS  # torchvision: imported on use
+
     images: list[str] = []
     not_images = 0
     for given in paths:
