@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 
-from zoo.cli import main
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # pytest -n N: each worker its share of cores,
+    # and the processes it starts the same count (a run resumed in another process must compute
+    # with as many threads to give the same weights)
+    THREADS = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ["OMP_NUM_THREADS"] = str(THREADS)
+    torch.set_num_threads(THREADS)
+    for name in ("COLUMNS", "LINES"):  # xdist gives its workers 80×24, which rich would take
+        os.environ.pop(name, None)  # as a fixed width when zoo's consoles are made, below
+
+from zoo.cli import main  # after the environment is set
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_REFERENCE = REPO.parent / "shared" / "reference" / "reference_figures.toml"
