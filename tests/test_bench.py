@@ -96,7 +96,7 @@ def test_gpu_benchmark_runs_on_the_cpu_from_a_bare_read_only_copy(tmp_path, read
     out = tmp_path / "gpu.json"
     result = subprocess.run(
         ["bash", str(read_only_copy / "bench" / "gpu.sh"), "--cpu",
-         "--models", "resnet20_v1,plain20", "--json", str(out)],
+         "--models", "resnet20_v1", "--json", str(out)],
         cwd=tmp_path, capture_output=True, text=True, check=False, timeout=900, env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -105,7 +105,7 @@ def test_gpu_benchmark_runs_on_the_cpu_from_a_bare_read_only_copy(tmp_path, read
     rows = data["rows"]
     assert {(row["model"], row["batch"]) for row in rows} == {
         (model, batch)
-        for model in ("resnet20_v1", "plain20")  # the small ones: the code is the same for all
+        for model in ("resnet20_v1",)  # the smallest: the code is the same for every model
         for batch in (32, 128)
     }
     assert all(row["zoo_s_per_epoch"] > 0 and row["hand_s_per_epoch"] > 0 for row in rows)
@@ -115,6 +115,7 @@ def test_gpu_benchmark_runs_on_the_cpu_from_a_bare_read_only_copy(tmp_path, read
     assert "s/epoch" in result.stdout and "img/s" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_missing_package_is_named_in_one_line(tmp_path, read_only_copy):
     env = python_without_zoo(tmp_path, hide=("tomli_w",))
     result = subprocess.run(

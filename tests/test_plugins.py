@@ -93,6 +93,7 @@ def broken_plugin(tmp_path) -> Path:
     return site
 
 
+@pytest.mark.slow
 def test_a_broken_plugin_is_reported_and_everything_else_works(broken_plugin, tmp_path):
     listed = zoo(broken_plugin, "list", "blocks", cwd=tmp_path)
     assert listed.returncode == 0

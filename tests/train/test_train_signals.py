@@ -72,6 +72,7 @@ def test_a_signal_mid_epoch_saves_that_step_and_resume_is_bit_identical(
     assert "step" not in b and len(whole.metrics) == 2
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_real_run_within_seconds(tmp_path):
     recipe = tmp_path / "long.toml"
     recipe.write_text(RECIPE.replace("epochs = 2", "epochs = 50").replace("96", "960"))
