@@ -25,11 +25,13 @@ from torch import Tensor, nn
 from zoo.architectures import NetworkSpec, build_network
 from zoo.architectures.external import default_input_size
 from zoo.architectures.weights import fit_and_load
+from zoo.deploy.metadata import Preprocessing, check_preprocessing
 from zoo.errors import ZooError
 from zoo.recipe import Recipe
 from zoo.runs.layout import run_checkpoint
 from zoo.runs.model import INFERENCE_KEYS, load_model, parse_recipe
 from zoo.tensorfile import read_safetensors
+from zoo.validation import first_problem
 
 SIDECAR_FORMAT = "zoo-safetensors/1"
 """The ``format`` of the JSON sidecar :func:`zoo.deploy.export.export_safetensors` writes."""
@@ -111,31 +113,41 @@ def _load_checkpoint(path: Path, device: str | torch.device) -> TrainedModel:
             stacklevel=2,
         )
         classes = [str(index) for index in range(count)]
-    normalizer = state["normalizer"]
-    return TrainedModel(
-        network=network,
-        classes=list(classes),
+    normalizer = state["normalizer"] if isinstance(state["normalizer"], dict) else {}
+    checked = check_preprocessing(
+        path,
+        {"mean": "normalizer.mean", "std": "normalizer.std"},
+        classes=classes,
         image_size=image_size(state, loaded.recipe),
-        mean=normalizer["mean"].float().cpu(),
-        std=normalizer["std"].float().cpu(),
-        recipe=state["recipe"],
-        source=path,
-        crop_ratio=float(state.get("crop_ratio") or 1.0),
+        crop_ratio=1.0 if state.get("crop_ratio") is None else state["crop_ratio"],
+        mean=normalizer.get("mean"),
+        std=normalizer.get("std"),
     )
+    return TrainedModel(network=network, recipe=state["recipe"], source=path, **_fields(checked))
 
 
-def image_size(state: Mapping[str, Any], recipe: Any = None) -> tuple[int, int]:
+def _fields(checked: Preprocessing) -> dict[str, Any]:
+    return {
+        "classes": list(checked.classes),
+        "image_size": checked.image_size,
+        "mean": checked.mean,
+        "std": checked.std,
+        "crop_ratio": checked.crop_ratio,
+    }
+
+
+def image_size(state: Mapping[str, Any], recipe: Any = None) -> Any:
     """``(H, W)`` a checkpoint's network was trained at.
 
     In order: the checkpoint's own ``image_size`` (``(H, W)`` or ``(C, H, W)``); the shape of a
     per-pixel mean image (``normalize = "pixel_mean"``); the data set's fixed size (CIFAR,
     shapes); for ``imagefolder`` the size of the first training image under the recipe's
     ``data.root``; else the size the network is made for, with a warning. ``recipe`` is the
-    parsed recipe, if the caller has it already."""
+    parsed recipe, if the caller has it already. A recorded size is returned as recorded (its
+    last two entries), for :func:`~zoo.deploy.metadata.check_preprocessing` to judge."""
     recorded = state.get("image_size")
     if recorded is not None:
-        height, width = (int(side) for side in list(recorded)[-2:])
-        return height, width
+        return tuple(recorded[-2:]) if isinstance(recorded, list | tuple) else recorded
     mean = state.get("normalizer", {}).get("mean")
     if isinstance(mean, Tensor) and mean.dim() == 3 and mean.shape[1:] != (1, 1):
         return int(mean.shape[1]), int(mean.shape[2])
@@ -190,19 +202,27 @@ def load_exported(path: Path) -> TrainedModel:
         raise ZooError(f"{sidecar}: not JSON ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT:
         raise ZooError(f"{sidecar}: not a sidecar of zoo export (no format {SIDECAR_FORMAT!r})")
+    preprocessing = meta.get("preprocessing")
+    if not isinstance(preprocessing, dict):
+        raise ZooError(f"{sidecar}: preprocessing: missing (a table of mean, std, crop_ratio)")
+    checked = check_preprocessing(
+        sidecar,
+        {key: f"preprocessing.{key}" for key in ("mean", "std", "crop_ratio")},
+        classes=meta.get("classes"),
+        image_size=meta.get("image_size"),
+        crop_ratio=preprocessing.get("crop_ratio", 1.0),
+        mean=preprocessing.get("mean"),
+        std=preprocessing.get("std"),
+    )
+    recipe = meta.get("recipe", "")
     network = build_from_sidecar(meta, sidecar)
     state = read_safetensors(weights)
     fit_and_load(network, state, str(weights), fresh_classifier=False)
-    preprocessing = meta["preprocessing"]
     return TrainedModel(
         network=network,
-        classes=list(meta["classes"]),
-        image_size=(int(meta["image_size"][0]), int(meta["image_size"][1])),
-        mean=torch.tensor(preprocessing["mean"], dtype=torch.float32),
-        std=torch.tensor(preprocessing["std"], dtype=torch.float32),
-        recipe=meta.get("recipe", ""),
+        recipe=recipe if isinstance(recipe, str) else "",
         source=weights,
-        crop_ratio=float(preprocessing.get("crop_ratio", 1.0)),
+        **_fields(checked),
     )
 
 
@@ -213,8 +233,19 @@ def build_from_sidecar(meta: Mapping[str, Any], sidecar: Path) -> nn.Module:
         if meta.get("spec") is not None:
             return build_network(NetworkSpec.model_validate(meta["spec"]))
         return Recipe.model_validate({"model": meta["model"]}).build(weights=False)
-    except (ValidationError, KeyError, TypeError) as exc:
-        raise ZooError(f"{sidecar}: the network it describes is invalid ({exc})") from exc
+    except ValidationError as exc:
+        message = first_problem(exc)[1]
+        raise ZooError(f"{sidecar}: the network it describes is invalid: {message}") from None
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ZooError(
+            f"{sidecar}: the network it describes is invalid (no spec or model: {exc})"
+        ) from None
+
+
+def _input_channels(network: nn.Module) -> int | None:
+    """Channels of the network's first convolution (None for a network without one)."""
+    first = next((m for m in network.modules() if isinstance(m, nn.Conv2d)), None)
+    return None if first is None else first.in_channels
 
 
 def _num_outputs(network: nn.Module) -> int:
@@ -230,7 +261,14 @@ def _num_outputs(network: nn.Module) -> int:
 
 
 def _check_classes(trained: TrainedModel) -> None:
-    """The class names must name the classifier's outputs, one each."""
+    """The class names must name the classifier's outputs, one each, and the normaliser's
+    channels must be the network's input channels."""
+    channels = _input_channels(trained.network)
+    if channels is not None and channels != trained.channels:
+        raise ZooError(
+            f"{trained.source}: the normaliser has {trained.channels} channel"
+            f"{'s' if trained.channels > 1 else ''} but the network takes {channels}"
+        )
     count = _num_outputs(trained.network)
     if count != len(trained.classes):
         raise ZooError(
