@@ -104,3 +104,20 @@ def test_onnx_without_the_export_extra_names_it(run_zoo, shapes_run, tmp_path, m
         "zoo: error: zoo export --format onnx needs onnxruntime, from the export extra: "
         "pip install 'zoo[export]'"
     )
+
+
+@pytest.mark.parametrize("value", [float("nan"), 1e38], ids=["nan", "overflow"])
+def test_non_finite_outputs_fail_the_check_before_anything_is_written(
+    value, run_zoo, shapes_run, tmp_path
+):
+    """A check against NaN could never fail (every comparison is false): non-finite outputs of
+    the network fail it at once, with exit 1, and no file is left."""
+    state = torch.load(shapes_run / "best.pt", weights_only=True)
+    first = next(key for key in state["model"] if "conv" in key)
+    state["model"][first] = torch.full_like(state["model"][first], value)
+    broken = tmp_path / "broken.pt"
+    torch.save(state, broken)
+    for format, name in (("safetensors", "m.safetensors"), ("pt2", "m.pt2")):
+        result = run_zoo("export", str(broken), "--format", format, "-o", str(tmp_path / name))
+        assert result.code == 1 and "not finite numbers" in result.err, result.err
+        assert not (tmp_path / name).exists()

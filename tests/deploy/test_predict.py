@@ -149,3 +149,21 @@ def test_image_size_prefers_the_recorded_size_then_the_data_set(shapes_run, tmp_
 def test_a_top_k_below_one_is_exit_2(run_zoo, shapes_run, image_folder):
     result = run_zoo("predict", str(shapes_run), str(image_folder / "b.png"), "--top-k", "0")
     assert result.code == 2 and "--top-k and --batch-size must be at least 1" in result.err
+
+
+def test_non_finite_outputs_are_an_error_not_nan_in_json(run_zoo, shapes_run, tmp_path):
+    state = torch.load(shapes_run / "best.pt", weights_only=True)
+    first = next(key for key in state["model"] if "conv" in key)
+    state["model"][first] = torch.full_like(state["model"][first], float("nan"))
+    broken = tmp_path / "broken.pt"
+    torch.save(state, broken)
+    image = write_image(tmp_path / "x.png", 40, 40)
+    result = run_zoo("predict", str(broken), str(image), "--json")
+    assert result.code == 2 and result.out == ""
+    assert "not finite numbers for 1 of 1 images" in result.err and "NaN" not in result.out
+
+
+@pytest.mark.parametrize("size", ["0", "-3"])
+def test_a_batch_size_below_one_is_exit_2(size, run_zoo, shapes_run, image_folder):
+    result = run_zoo("predict", str(shapes_run), str(image_folder / "b.png"), "--batch-size", size)
+    assert result.code == 2 and "--batch-size must be at least 1" in result.err

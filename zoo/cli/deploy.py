@@ -101,7 +101,7 @@ def predict_command(args: argparse.Namespace) -> int:
         trained,
         files,
         top_k=args.top_k,
-        batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
+        batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
         device=args.device,
     )
     if unreadable:
@@ -119,7 +119,7 @@ def predict_command(args: argparse.Namespace) -> int:
     if not rows:
         raise ZooError(f"none of the {plural(len(files), 'image')} could be read")
     if args.json:
-        print(json.dumps([row.to_json() for row in rows]))
+        print(json.dumps([row.to_json() for row in rows], allow_nan=False))
         return 0
     table = Table(title=Text(str(trained.source)), title_justify="left")
     table.add_column("image", overflow="fold")

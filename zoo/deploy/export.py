@@ -20,6 +20,7 @@ must be within :data:`ATOL` plus :data:`RTOL` of the largest logit, or the expor
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ def export(trained: TrainedModel, format: str, out: Path) -> Exported:
     if format == "safetensors" and out.suffix != ".safetensors":
         raise ZooError(f"-o {out}: a safetensors export must end in .safetensors")
     model = deployable(trained)
+    check_finite(model, trained)
     writer, runner = WRITERS[format]
     files = writer(model, trained, out)
     difference, tolerance = compare(model, runner(out), trained)
@@ -102,6 +104,19 @@ def export(trained: TrainedModel, format: str, out: Path) -> Exported:
             f"(tolerance {tolerance:.3g})"
         )
     return Exported(files, difference, tolerance)
+
+
+def check_finite(model: nn.Module, trained: TrainedModel) -> None:
+    """The model's own outputs on the check batch must be finite numbers: NaN never differs by
+    more than a tolerance, so a check against NaN could not fail (checked before anything is
+    written)."""
+    with torch.no_grad():
+        outputs = model(check_batch(trained, CHECK_BATCH))
+    if not torch.isfinite(outputs).all():
+        raise CheckFailed(
+            f"export check failed: {trained.source} gives outputs that are not finite numbers "
+            "(its weights hold NaN or overflow); nothing was written"
+        )
 
 
 def require_export_extra() -> None:
@@ -131,6 +146,8 @@ def compare(
     with torch.no_grad():
         expected = model(images)
         actual = run(images)
+    if not torch.isfinite(actual).all():
+        return math.inf, ATOL + RTOL * expected.abs().max().item()  # fails the check
     difference = (expected - actual).abs().max().item()
     return difference, ATOL + RTOL * expected.abs().max().item()
 

@@ -149,7 +149,14 @@ def predict(
         values.append(top.values)  # kept on the device: one transfer at the end, no sync per batch
         indices.append(top.indices)
         decoded.append(ok)
-    probabilities = torch.cat(values).cpu().tolist()
+    top_values = torch.cat(values)
+    broken = int((~torch.isfinite(top_values).all(1)).sum())
+    if broken:
+        raise ZooError(
+            f"{trained.source}: the network's outputs are not finite numbers for "
+            f"{broken} of {len(files)} images: its weights hold NaN or overflow"
+        )
+    probabilities = top_values.cpu().tolist()
     classes = torch.cat(indices).cpu().tolist()
     readable = torch.cat(decoded).tolist()
     rows = [
