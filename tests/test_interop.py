@@ -110,6 +110,32 @@ def test_weights_that_do_not_fit_are_one_clear_error(make_file, message, tmp_pat
         zoo.recipe.load_recipe(recipe).build()
 
 
+@pytest.mark.parametrize("size", [4096, 10 * 2**30], ids=["zeros", "sparse-10GiB"])
+def test_a_file_that_is_no_checkpoint_never_advises_the_unsafe_loader(size, tmp_path):
+    path = tmp_path / "weights.pt"
+    with path.open("wb") as file:
+        file.truncate(size)  # zeros; the large one sparse, so nothing is written
+    with pytest.raises(ZooError, match="not a zip-format torch file") as caught:
+        zoo.build_model("resnet20_v1", weights=path)
+    assert "weights_only" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_run_of_another_network_says_what_it_holds(tmp_path):
+    from zoo.recipe import load_recipe
+    from zoo.train.loop import train
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        'model = "resnet8_v1"\n[data]\ndataset = "shapes"\ntrain_size = 32\nval_size = 8\n'
+        "[train]\nepochs = 1\nbatch_size = 16\n"
+    )
+    train(load_recipe(recipe), tmp_path / "run", quiet=True)
+    with pytest.raises(
+        ZooError, match=r"do not fit resnet20_v1 .*; it holds a zoo run of resnet8_v1"
+    ):
+        zoo.build_model("resnet20_v1", weights=tmp_path / "run")
+
+
 def test_a_missing_weights_file_is_one_line(run_zoo, tmp_path):
     with pytest.raises(ZooError, match="no such weights file"):
         zoo.build_model("resnet18", weights=tmp_path / "nothing.pth")

@@ -34,10 +34,21 @@ def load_tensors(path: Path, device: torch.device | str = "cpu") -> Any:
             f"(zoo checkpoints hold only tensors and plain data): it names {refused}"
         ) from exc
     except (RuntimeError, EOFError, OSError) as exc:
-        raise ZooError(f"{path}: not a readable checkpoint ({exc})") from exc
+        raise ZooError(f"{path}: not a readable checkpoint ({_reason(exc)})") from exc
     except Exception as exc:  # a file of another kind: torch raises whatever its parser meets
-        raise ZooError(f"{path}: not a torch checkpoint ({type(exc).__name__}: {exc})") from exc
+        raise ZooError(
+            f"{path}: not a torch checkpoint ({type(exc).__name__}: {_reason(exc)})"
+        ) from exc
     return state
+
+
+def _reason(error: Exception) -> str:
+    """torch's reason in one line, without its advice to load with ``weights_only=False``:
+    that runs whatever code the file holds, and zoo never suggests it."""
+    text = str(error)
+    if "weights_only" in text:
+        return "not a zip-format torch file; other formats can hold code and are not read"
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _unsupported_global(error: Exception) -> str:

@@ -65,6 +65,10 @@ def test_freeze_patterns_that_match_nothing_are_refused_before_anything_is_writt
     result = run_zoo("train", str(recipe), "--out", str(tmp_path / "run"))
     assert result.code == 2 and "train.freeze: 'stems' matches no module" in result.err
     assert "stem, stages, head" in result.err and not (tmp_path / "run").exists()
+    recipe.write_text(recipe.read_text().replace('["stems"]', '["stem", "stages", "head"]'))
+    result = run_zoo("train", str(recipe), "--out", str(tmp_path / "run"))
+    assert result.code == 2 and "freezes every parameter, so nothing is left to train" in result.err
+    assert len(result.err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
 
 
 def test_lr_scale_gives_each_module_its_rate():

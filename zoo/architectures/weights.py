@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import tomllib
 import urllib.error
 import warnings
 from collections.abc import Iterable, Mapping
@@ -56,7 +57,13 @@ def load_weights(network: nn.Module, source: str | Path, model_name: str) -> Non
         return
     if isinstance(source, Path) or looks_like_path(str(source)):
         state, legacy = read_file(path)
-        fit_and_load(network, state, str(path), legacy=legacy)
+        try:
+            fit_and_load(network, state, str(path), legacy=legacy)
+        except ZooError as exc:
+            trained_as = run_model_name(path)
+            if trained_as is None:
+                raise
+            raise ZooError(f"{exc}; it holds a zoo run of {trained_as}") from exc
         return
     fit_and_load(network, download_torchvision(model_name, str(source)), f"{model_name} weights")
 
@@ -78,6 +85,23 @@ def is_weights_name(text: str) -> bool:
 def looks_like_path(text: str) -> bool:
     """Whether a weights source is a file (anything but a torchvision weights name)."""
     return not TORCHVISION_WEIGHTS_NAME.fullmatch(text) or Path(text).exists()
+
+
+def run_model_name(path: Path) -> str | None:
+    """The model a zoo run directory or checkpoint was trained as (its recipe's ``[model]``
+    preset or family), or None for other files."""
+    if path.is_dir():
+        path = run_checkpoint(path)
+    if path.suffix == ".safetensors":
+        return None
+    try:
+        recipe = tomllib.loads(load_tensors(path).get("recipe", ""))
+    except (ZooError, AttributeError, TypeError, tomllib.TOMLDecodeError):
+        return None
+    model = recipe.get("model")
+    if isinstance(model, dict):
+        model = model.get("preset") or model.get("arch")
+    return model if isinstance(model, str) else None
 
 
 def read_file(path: Path) -> tuple[StateDict, bool]:

@@ -36,11 +36,24 @@ def check_patterns(model: nn.Module, patterns: Sequence[str], key: str, where: s
             )
 
 
+def check_freeze(model: nn.Module, patterns: Sequence[str], where: str) -> None:
+    """``train.freeze``'s patterns must each match a module and leave a parameter to train."""
+    check_patterns(model, patterns, "train.freeze", where)
+    if not patterns:
+        return
+    owners = [name.rpartition(".")[0] for name, _ in model.named_parameters()]
+    if all(owner and any(matches(owner, p) for p in patterns) for owner in owners):
+        raise ZooError(
+            f"{where}: train.freeze = {list(patterns)} freezes every parameter, so nothing is "
+            'left to train; freeze fewer modules (such as ["stem", "stages.0"])'
+        )
+
+
 def freeze(model: nn.Module, patterns: Sequence[str], where: str) -> list[str]:
     """Stop training the modules matching ``patterns``: their parameters get no gradient, and
     their batch norms stay in eval mode (their running statistics are kept, as pretrained
     weights need). Returns the frozen modules' names."""
-    check_patterns(model, patterns, "train.freeze", where)
+    check_freeze(model, patterns, where)
     frozen = []
     for name, module in model.named_modules():
         if not name or not any(matches(name, pattern) for pattern in patterns):

@@ -10,7 +10,7 @@ from torch import nn
 from zoo.data.splits import DataSplits
 from zoo.errors import ZooError
 from zoo.recipe import Recipe, budget
-from zoo.train.freeze import check_patterns
+from zoo.train.freeze import check_freeze, check_patterns
 from zoo.train.runtime import distributed
 from zoo.train.runtime.device import Placement
 from zoo.train.tensorboard import writer
@@ -33,7 +33,7 @@ def check_run(
             f"train.batch_size: {config.batch_size} is more than the "
             f"{samples_per_rank} training images each process has; lower it"
         )
-    check_patterns(model, config.freeze, "train.freeze", recipe.source)
+    check_freeze(model, config.freeze, recipe.source)
     check_patterns(model, list(recipe.optim.lr_scale), "optim.lr_scale", recipe.source)
     if config.tensorboard:
         writer(None)
