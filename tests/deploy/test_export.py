@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import stat
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,3 +126,92 @@ def test_non_finite_outputs_fail_the_check_before_anything_is_written(
         result = run_zoo("export", str(broken), "--format", format, "-o", str(tmp_path / name))
         assert result.code == 1 and "not finite numbers" in result.err, result.err
         assert not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("dir", "is a directory; give a file in it"),
+        ("best", "is the model being exported; choose another file"),
+        ("dangling", "is a symbolic link; give the file itself"),
+        ("readonly", "is read-only"),
+        ("/dev/full", "is not a regular file"),
+    ],
+)
+def test_outputs_that_must_not_be_written_are_one_line(
+    target, message, run_zoo, shapes_run, tmp_path
+):
+    before = (shapes_run / "best.pt").read_bytes()
+    if target == "dir":
+        (tmp_path / "dir").mkdir()
+        out = tmp_path / "dir"
+    elif target == "best":
+        out = shapes_run / "best.pt"
+    elif target == "dangling":
+        out = tmp_path / "link.pt2"
+        out.symlink_to(tmp_path / "missing" / "m.pt2")
+    elif target == "readonly":
+        out = tmp_path / "m.pt2"
+        out.write_bytes(b"kept")
+        out.chmod(0o444)
+    else:
+        out = Path(target)
+    result = run_zoo("export", str(shapes_run), "--format", "pt2", "-o", str(out))
+    assert result.code == 2 and message in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert (shapes_run / "best.pt").read_bytes() == before
+    if target == "readonly":
+        assert out.read_bytes() == b"kept"
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
+
+
+def test_exports_get_the_mode_of_any_new_file(run_zoo, shapes_run, tmp_path):
+    umask = os.umask(0o022)
+    try:
+        for format, name in (("pt2", "m.pt2"), ("safetensors", "m.safetensors")):
+            assert run_zoo("export", str(shapes_run), "--format", format, "-o",
+                           str(tmp_path / name)).code == 0  # fmt: skip
+    finally:
+        os.umask(umask)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in tmp_path.iterdir()}
+    assert modes == {"m.pt2": 0o644, "m.safetensors": 0o644, "m.json": 0o644}
+
+
+def test_sigterm_while_writing_leaves_nothing_behind(shapes_run, tmp_path, monkeypatch):
+    """The signal arrives after half the bytes are written: the staging folder goes, and the
+    file that was at -o stays as it was."""
+    from zoo.deploy import export as exporting
+    from zoo.deploy.trained import load_trained
+
+    out = tmp_path / "m.pt2"
+    out.write_bytes(b"an earlier export")
+    real = Path.write_bytes
+
+    def interrupted(self, data):
+        real(self, data[: len(data) // 2])
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(Path, "write_bytes", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        exporting.export(load_trained(shapes_run), "pt2", out)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert [path.name for path in tmp_path.iterdir()] == ["m.pt2"]
+    monkeypatch.undo()
+    assert out.read_bytes() == b"an earlier export"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+@pytest.mark.slow
+def test_a_file_size_limit_is_one_line_and_no_file(shapes_run, tmp_path):
+    """``ulimit -f``: the write fails with EFBIG (Python ignores SIGXFSZ), in one line."""
+    out = tmp_path / "m.onnx"
+    command = (
+        f"ulimit -f 16; exec {sys.executable} -m zoo export {shapes_run} --format pt2 -o {out}"
+    )
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr.startswith("zoo: error: -o ")
+        and "cannot write it (File too large)" in result.stderr
+    )
+    assert len(result.stderr.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -167,3 +169,17 @@ def test_non_finite_outputs_are_an_error_not_nan_in_json(run_zoo, shapes_run, tm
 def test_a_batch_size_below_one_is_exit_2(size, run_zoo, shapes_run, image_folder):
     result = run_zoo("predict", str(shapes_run), str(image_folder / "b.png"), "--batch-size", size)
     assert result.code == 2 and "--batch-size must be at least 1" in result.err
+
+
+@pytest.mark.slow
+def test_output_to_a_full_disk_is_one_line(shapes_run, image_folder):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "zoo", "predict", str(shapes_run), str(image_folder), "--json"],
+            stdout=full, stderr=subprocess.PIPE, text=True, check=False,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "zoo: error: cannot write the output: No space left on device"
+    )
+    assert "Traceback" not in result.stderr

@@ -7,6 +7,7 @@ stderr without a traceback (``--debug`` shows it).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -25,6 +26,9 @@ from zoo.errors import CheckFailed, ZooError
 __all__ = ["main"]
 
 BROKEN_PIPE_EXIT = 141
+
+OUTPUT_FULL = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+"""Write errors of a full disk, a file size limit or a quota: said in one line, exit 1."""
 """128 + SIGPIPE: what a shell reports for a program whose reader went away (``zoo … | head``)."""
 
 
@@ -53,6 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # at /dev/null so that Python's final flush does not fail again (Python's signal docs)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return BROKEN_PIPE_EXIT
+    except OSError as exc:
+        if exc.errno not in OUTPUT_FULL:
+            raise
+        # stdout on a full disk (`zoo predict ... > /dev/full`): one line, not a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        errors.print(f"zoo: error: cannot write the output: {exc.strerror}", markup=False)
+        return 1
 
 
 def _one_line_warning(message: Any, category: Any, *_: Any, **__: Any) -> None:

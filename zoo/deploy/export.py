@@ -12,17 +12,28 @@ batch dimension, normalises them inside (:class:`Deployable`), and returns logit
   ``FILE.json`` with the network spec, the classes and the preprocessing, which
   :func:`zoo.deploy.trained.load_exported` (``zoo.build_model``, ``zoo predict``) reads back.
 
-Each export then loads what it wrote, runs it on a batch of random images of another batch size
-than the one it was traced with, and compares with the PyTorch model: the largest difference
-must be within :data:`ATOL` plus :data:`RTOL` of the largest logit, or the export fails.
+Each export is written into a hidden folder beside ``-o``, loaded from there, run on a batch of
+random images of another batch size than the one it was traced with, and compared with the
+PyTorch model: the largest difference must be within :data:`ATOL` plus :data:`RTOL` of the
+largest logit, or the export fails. Only a checked export is renamed into place, so a failed
+check, a full disk, Ctrl-C or SIGTERM never leave a broken file at ``-o`` (nor touch the file
+that was there). The libraries serialise into memory and zoo writes the bytes, so a write error
+is an ``OSError`` (torch's own zip writer aborts the interpreter on a full disk).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
+import os
+import shutil
+import signal
+import stat
+import tempfile
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,23 +98,86 @@ def export(trained: TrainedModel, format: str, out: Path) -> Exported:
     (:class:`CheckFailed` if it differs beyond the tolerance)."""
     if format not in FORMATS:
         raise ZooError(f"unknown export format {format!r}; known: {', '.join(FORMATS)}")
-    if not out.parent.is_dir():
-        raise ZooError(f"-o {out}: no folder {out.parent}")
-    if format == "onnx":
-        require_export_extra()
     if format == "safetensors" and out.suffix != ".safetensors":
         raise ZooError(f"-o {out}: a safetensors export must end in .safetensors")
+    targets = [out, out.with_suffix(".json")] if format == "safetensors" else [out]
+    for target in targets:
+        check_target(target, out, trained.source)
+    if format == "onnx":
+        require_export_extra()
     model = deployable(trained)
     check_finite(model, trained)
     writer, runner = WRITERS[format]
-    files = writer(model, trained, out)
-    difference, tolerance = compare(model, runner(out), trained)
-    if difference > tolerance:
-        raise CheckFailed(
-            f"export check failed: {out} differs from the PyTorch model by {difference:.3g} "
-            f"(tolerance {tolerance:.3g})"
-        )
+    with staging(out) as folder:
+        try:
+            staged = writer(model, trained, folder / out.name)
+        except OSError as exc:
+            raise ZooError(f"-o {out}: cannot write it ({exc.strerror or exc})") from None
+        difference, tolerance = compare(model, runner(folder / out.name), trained)
+        if difference > tolerance:
+            raise CheckFailed(
+                f"export check failed: {out} differs from the PyTorch model by "
+                f"{difference:.3g} (tolerance {tolerance:.3g}); nothing was written"
+            )
+        files = [publish(file, out.parent / file.name) for file in staged]
     return Exported(files, difference, tolerance)
+
+
+def check_target(target: Path, out: Path, source: Path) -> None:
+    """``target`` may be written: in an existing folder, not a directory, link, device or pipe,
+    not read-only, and not the file being exported (nor the sidecar of an exported input)."""
+    if not out.parent.is_dir():
+        raise ZooError(f"-o {out}: no folder {out.parent}")
+    if target.is_symlink():
+        raise ZooError(f"-o {out}: {target} is a symbolic link; give the file itself")
+    if not target.exists():
+        return
+    if target.is_dir():
+        raise ZooError(f"-o {out}: {target} is a directory; give a file in it, such as "
+                       f"{target / ('model' + out.suffix)}")  # fmt: skip
+    if not target.is_file():
+        raise ZooError(f"-o {out}: {target} is not a regular file (a device, pipe or socket)")
+    inputs = [source, source.with_suffix(".json")] if source.suffix == ".safetensors" else [source]
+    if any(path.exists() and os.path.samefile(target, path) for path in inputs):
+        raise ZooError(f"-o {out}: {target} is the model being exported; choose another file")
+    if not target.stat().st_mode & stat.S_IWUSR:
+        raise ZooError(f"-o {out}: {target} is read-only")
+
+
+@contextlib.contextmanager
+def staging(out: Path) -> Iterator[Path]:
+    """A hidden folder beside ``out`` for the files being written and checked; removed at the
+    end, also on an error, Ctrl-C or SIGTERM (which raises here, so the cleanup runs)."""
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    except OSError as exc:
+        raise ZooError(f"-o {out}: cannot write in {out.parent} ({exc.strerror or exc})") from None
+
+    def terminated(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = None
+    with contextlib.suppress(ValueError):  # not the main thread: no handler of ours
+        previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def publish(staged: Path, target: Path) -> Path:
+    """Rename a checked file into place with the mode any new file gets (0666 less the umask),
+    whatever mode its library gave it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        staged.chmod(0o666 & ~umask)
+        os.replace(staged, target)
+    except OSError as exc:
+        raise ZooError(f"-o {target}: cannot write it ({exc.strerror or exc})") from None
+    return target
 
 
 def check_finite(model: nn.Module, trained: TrainedModel) -> None:
@@ -169,10 +243,9 @@ def _dynamic_batch() -> dict[str, dict[int, Any]]:
 def write_onnx(model: Deployable, trained: TrainedModel, out: Path) -> list[Path]:
     import onnx
 
-    torch.onnx.export(
+    program = torch.onnx.export(
         model,
         (check_batch(trained, TRACE_BATCH),),
-        out,
         input_names=["images"],
         output_names=["logits"],
         dynamic_shapes=_dynamic_batch(),
@@ -180,10 +253,10 @@ def write_onnx(model: Deployable, trained: TrainedModel, out: Path) -> list[Path
         dynamo=True,
         verbose=False,  # no progress lines of torch's exporter on stdout
     )
-    proto = onnx.load(out)
+    proto = program.model_proto
     properties = {prop.key: prop.value for prop in proto.metadata_props} | metadata(trained)
     onnx.helper.set_model_props(proto, properties)
-    onnx.save(proto, out)
+    out.write_bytes(proto.SerializeToString())
     return [out]
 
 
@@ -199,7 +272,9 @@ def write_pt2(model: Deployable, trained: TrainedModel, out: Path) -> list[Path]
     program = torch.export.export(
         model, (check_batch(trained, TRACE_BATCH),), dynamic_shapes=_dynamic_batch()
     )
-    torch.export.save(program, out, extra_files={"zoo.json": json.dumps(metadata(trained))})
+    archive = io.BytesIO()
+    torch.export.save(program, archive, extra_files={"zoo.json": json.dumps(metadata(trained))})
+    out.write_bytes(archive.getvalue())
     return [out]
 
 
@@ -208,10 +283,10 @@ def run_pt2(out: Path) -> Callable[[Tensor], Tensor]:
 
 
 def write_safetensors(model: Deployable, trained: TrainedModel, out: Path) -> list[Path]:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     state = {key: value.contiguous() for key, value in model.network.state_dict().items()}
-    save_file(state, out, metadata={"format": "pt"})
+    out.write_bytes(save(state, metadata={"format": "pt"}))
     sidecar = out.with_suffix(".json")
     sidecar.write_text(json.dumps(sidecar_data(model.network, trained), indent=2) + "\n")
     return [out, sidecar]
