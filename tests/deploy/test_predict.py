@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -60,12 +62,26 @@ def test_predict_matches_the_network_on_its_own_preprocessing(run_zoo, shapes_ru
         assert entry["probability"] == pytest.approx(expected[index].item(), abs=0.02)
 
 
-def test_predict_prints_a_table_by_default(run_zoo, shapes_run, image_folder):
+def test_predict_prints_a_table_on_a_terminal(run_zoo, shapes_run, image_folder, monkeypatch):
+    from zoo.cli.common import console
+
+    monkeypatch.setattr(console, "_force_terminal", True)
     result = run_zoo("predict", str(shapes_run / "last.pt"), str(image_folder / "b.png"),
                      "--top-k", "2", "--batch-size", "1", "--device", "cpu")  # fmt: skip
     assert result.code == 0, result.err
-    assert "image" in result.out and "#2" in result.out and "b.png" in result.out
+    assert "┃ image" in result.out and "#2" in result.out and "b.png" in result.out
     assert "%" in result.out
+
+
+def test_predict_into_a_pipe_is_one_line_per_image(run_zoo, shapes_run, image_folder):
+    result = run_zoo("predict", str(shapes_run), str(image_folder), "--top-k", "2")
+    assert result.code == 0, result.err
+    header, *lines = result.out.splitlines()
+    assert header == "image\t#1\t#2" and len(lines) == 3
+    assert [line.split("\t")[0] for line in lines] == [
+        str(image_folder / name) for name in ("a.png", "b.png", "deep/c.jpg")
+    ]
+    assert all(line.count("\t") == 2 and line.endswith("%") for line in lines)
 
 
 def test_decoding_covers_then_crops_the_centre(tmp_path):
@@ -183,3 +199,38 @@ def test_output_to_a_full_disk_is_one_line(shapes_run, image_folder):
         "zoo: error: cannot write the output: No space left on device"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_a_symlinked_subfolder_is_followed_as_training_follows_it(image_folder, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    write_image(elsewhere / "d.png", 20, 20)
+    (image_folder / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (image_folder / "loop").symlink_to(image_folder, target_is_directory=True)  # walked once
+    images, _ = find_images([str(image_folder)])
+    assert [Path(image).name for image in images] == ["a.png", "b.png", "c.jpg", "d.png"]
+
+
+def test_an_unreadable_subfolder_is_named_and_the_rest_predicted(
+    run_zoo, shapes_run, image_folder, monkeypatch
+):
+    real = os.scandir
+
+    def scandir(path="."):
+        if Path(path).name == "deep":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)  # root reads any folder: refuse one by hand
+    result = run_zoo("predict", str(shapes_run), str(image_folder), "--json")
+    assert result.code == 0 and len(json.loads(result.out)) == 2
+    assert f"{image_folder / 'deep'}: cannot read the folder (Permission denied)" in result.err
+
+
+def test_an_image_that_is_too_large_says_why(run_zoo, shapes_run, tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 100)  # 40×40 is then a bomb
+    image = write_image(tmp_path / "bomb.png", 40, 40)
+    result = run_zoo("predict", str(shapes_run), str(image))
+    assert result.code == 2
+    assert "bomb.png (Image size (1600 pixels) exceeds limit of 200 pixels" in result.err

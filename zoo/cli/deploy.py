@@ -121,6 +121,11 @@ def predict_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([row.to_json() for row in rows], allow_nan=False))
         return 0
+    if not console.is_terminal:  # a pipe or a file: one line per image, as `ls` does
+        print("image\t" + "\t".join(f"#{rank + 1}" for rank in range(len(rows[0].top))))
+        for row in rows:
+            print("\t".join([row.image, *(f"{name} {p:.1%}" for name, p in row.top)]))
+        return 0
     table = Table(title=Text(str(trained.source)), title_justify="left")
     table.add_column("image", overflow="fold")
     for rank in range(len(rows[0].top)):

@@ -21,7 +21,9 @@ otherwise read from disk each epoch by the loader's worker processes.
 from __future__ import annotations
 
 import os
+import warnings
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -66,26 +68,37 @@ def _classes(folder: Path) -> list[str]:
     return classes
 
 
-def image_files(folder: Path, seen: set[tuple[int, int]]) -> list[Path]:
-    """The image files under ``folder``, sorted, symlinks followed. A directory whose (device,
-    inode) is in ``seen`` is skipped, and each visited one is added: a symlink loop ends, and
-    nothing is read twice."""
-    from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
+def walk_files(folder: Path, seen: set[tuple[int, int]]) -> Iterator[Path]:
+    """Every file under ``folder``, each directory's in sorted order, symlinks followed. A
+    directory whose (device, inode) is in ``seen`` is skipped, and each visited one is added: a
+    symlink loop ends, and nothing is read twice. A directory that cannot be read is a warning
+    naming it and why; the walk goes on."""
 
-    found: list[Path] = []
-    for root, dirs, files in os.walk(folder, followlinks=True):
+    def unreadable(error: OSError) -> None:
+        warnings.warn(
+            f"{error.filename}: cannot read the folder ({error.strerror}); its images are skipped",
+            stacklevel=4,
+        )
+
+    for root, dirs, files in os.walk(folder, followlinks=True, onerror=unreadable):
         key = _identity(Path(root))
         if key in seen:
             dirs.clear()  # a directory reached again through a link: not again, not below
             continue
         seen.add(key)
         dirs.sort()
-        found += [
-            Path(root, name)
-            for name in sorted(files)
-            if has_file_allowed_extension(name, IMG_EXTENSIONS)
-        ]
-    return found
+        yield from (Path(root, name) for name in sorted(files))
+
+
+def image_files(folder: Path, seen: set[tuple[int, int]]) -> list[Path]:
+    """The image files under ``folder`` (:func:`walk_files`), by their endings."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
+
+    return [
+        path
+        for path in walk_files(folder, seen)
+        if has_file_allowed_extension(path.name, IMG_EXTENSIONS)
+    ]
 
 
 def _identity(path: Path) -> tuple[int, int]:

@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from zoo.data import Normalizer
 from zoo.data.files import BadImage, decode
+from zoo.data.imagefolder import walk_files
 from zoo.deploy.trained import TrainedModel
 from zoo.errors import ZooError
 
@@ -55,8 +56,9 @@ class Prediction:
 
 
 def find_images(paths: Sequence[str | Path]) -> tuple[list[str], int]:
-    """Image files of ``paths`` in a stable order (each folder read recursively, sorted), as
-    the paths were given, and how many files were skipped for not being images."""
+    """Image files of ``paths`` in a stable order (each folder read recursively, symlinks
+    followed as training follows them, sorted), as the paths were given, and how many files were
+    skipped for not being images."""
     from torchvision.datasets.folder import IMG_EXTENSIONS  # torchvision: imported on use
 
     images: list[str] = []
@@ -64,7 +66,7 @@ def find_images(paths: Sequence[str | Path]) -> tuple[list[str], int]:
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file())
+            found = sorted(walk_files(path, set()))
         elif path.is_file():
             found = [path]
         else:
@@ -91,11 +93,14 @@ class ImageFiles(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, index: int) -> tuple[Tensor, bool]:
+    def __getitem__(self, index: int) -> tuple[Tensor, str]:
+        """The image, and "" or why it could not be decoded."""
+        path = self.files[index]
         try:
-            return decode(self.files[index], self.size, self.crop_ratio, self.mode), True
-        except BadImage:
-            return torch.zeros(self.channels, *self.size, dtype=torch.uint8), False
+            return decode(path, self.size, self.crop_ratio, self.mode), ""
+        except BadImage as exc:
+            reason = str(exc).removeprefix(f"{path}: ") or "unreadable"
+            return torch.zeros(self.channels, *self.size, dtype=torch.uint8), reason
 
 
 def workers_for(batches: int) -> int:
@@ -117,7 +122,8 @@ def predict(
     device: str = "auto",
     workers: int | None = None,
 ) -> tuple[list[Prediction], list[str]]:
-    """The ``top_k`` classes of each file, and the files that could not be decoded."""
+    """The ``top_k`` classes of each file, and the files that could not be decoded, each with
+    the reason (``"x.png (cannot identify image file)"``)."""
     from zoo.recipe.training import TrainConfig
     from zoo.train.runtime.device import place
 
@@ -139,8 +145,8 @@ def predict(
         pin_memory=placement.device.type == "cuda",
     )
     k = min(top_k, len(trained.classes))
-    values, indices, decoded = [], [], []
-    for images, ok in loader:
+    values, indices, reasons = [], [], []
+    for images, why_not in loader:
         images = images.to(placement.device, non_blocking=True)
         batch = normalizer(images).contiguous(memory_format=placement.memory_format)
         with placement.autocast():
@@ -148,7 +154,7 @@ def predict(
         top = logits.float().softmax(1).topk(k)
         values.append(top.values)  # kept on the device: one transfer at the end, no sync per batch
         indices.append(top.indices)
-        decoded.append(ok)
+        reasons += why_not
     top_values = torch.cat(values)
     broken = int((~torch.isfinite(top_values).all(1)).sum())
     if broken:
@@ -158,7 +164,6 @@ def predict(
         )
     probabilities = top_values.cpu().tolist()
     classes = torch.cat(indices).cpu().tolist()
-    readable = torch.cat(decoded).tolist()
     rows = [
         Prediction(
             file,
@@ -167,8 +172,10 @@ def predict(
                 for c, p in zip(cs, ps, strict=True)
             ],
         )
-        for file, cs, ps, ok in zip(files, classes, probabilities, readable, strict=True)
-        if ok
+        for file, cs, ps, reason in zip(files, classes, probabilities, reasons, strict=True)
+        if not reason
     ]
-    unreadable = [file for file, ok in zip(files, readable, strict=True) if not ok]
+    unreadable = [
+        f"{file} ({reason})" for file, reason in zip(files, reasons, strict=True) if reason
+    ]
     return rows, unreadable
