@@ -6,6 +6,7 @@ import urllib.error
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -406,3 +407,48 @@ def test_the_hub_probe_is_a_tcp_connect_to_the_endpoint_or_proxy(monkeypatch):
         monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
         assert hub_answers("https://huggingface.invalid")
     assert not hub_answers(f"http://127.0.0.1:{port}", timeout=0.5)  # closed now
+
+
+def keras3_weights(path: Path, layers: dict[str, list[np.ndarray]]) -> Path:
+    """A ``.weights.h5`` in Keras 3's layout (``layers/NAME/vars/I``), written with h5py."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "w") as file:
+        for name, arrays in layers.items():
+            group = file.create_group(f"layers/{name}/vars")
+            for index, array in enumerate(arrays):
+                group.create_dataset(str(index), data=array)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        ({"conv2d": [np.zeros(16, np.float32)]}, r"layer conv2d holds arrays of shapes \[\[16\]\]"),
+        (
+            {"batch_normalization": [np.ones(16, np.float32)] * 3},
+            "a Keras batch_normalization layer holds 4 vectors",
+        ),
+        ({"dense": [np.zeros((64, 10), np.float32)]}, "a Keras dense layer holds a kernel"),
+    ],
+    ids=["rank-1-kernel", "bn-with-3-arrays", "dense-without-bias"],
+)
+def test_malformed_keras_weights_are_one_line(layers, message, tmp_path):
+    path = keras3_weights(tmp_path / "bad.weights.h5", layers)
+    with pytest.raises(ZooError, match=message) as caught:
+        zoo.build_model("resnet20_v1", weights=path)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_keras_archive_is_read_only_up_to_its_bound(tmp_path, monkeypatch):
+    """The weights member is read with a bound, whatever its header claims."""
+    import zipfile
+
+    from zoo.architectures import keras
+
+    inner = keras3_weights(tmp_path / "model.weights.h5", {"dense": [np.zeros((2, 2), np.float32)]})
+    archive = tmp_path / "big.keras"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(inner, "model.weights.h5")
+    monkeypatch.setattr(keras, "MAX_ARCHIVE_WEIGHTS", inner.stat().st_size - 1)
+    with pytest.raises(ZooError, match=r"model\.weights\.h5 is larger than 0 MiB, .*; not read"):
+        zoo.build_model("resnet20_v1", weights=archive)

@@ -38,6 +38,13 @@ KERAS_SUFFIXES = (".keras", ".h5")
 ARCHIVE_WEIGHTS = "model.weights.h5"
 """Where a ``.keras`` archive keeps its weights."""
 
+MAX_ARCHIVE_WEIGHTS = 2**30
+"""The most bytes read from a ``.keras`` archive's weights (1 GiB; the seed's largest network,
+ResNet-1202 v1, has 78 MB): a damaged or hostile archive cannot exhaust the memory."""
+
+KERNELS = {"conv2d": ("kernel (height, width, in, out)", 4), "dense": ("kernel (in, out)", 2)}
+"""The kernel of a Keras conv or dense layer, and its rank; a bias vector follows it."""
+
 LAYER_KINDS = {"conv2d": nn.Conv2d, "batch_normalization": nn.BatchNorm2d, "dense": nn.Linear}
 
 Layers = list[tuple[str, list[torch.Tensor]]]
@@ -51,6 +58,7 @@ def keras_state_dict(path: Path, network: nn.Module) -> dict[str, torch.Tensor]:
     """The weights of the Keras file at ``path`` under ``network``'s names; a file of another
     network is one clear error that says what the file holds."""
     layers = read_layers(path)
+    check_arrays(path, layers)
     found = {kind: _of_kind(layers, kind) for kind in LAYER_KINDS}
     modules = {
         kind: [(name, m) for name, m in keras_order(network) if isinstance(m, module_type)]
@@ -116,14 +124,45 @@ def read_layers(path: Path) -> Layers:
         ) from exc
     try:
         if path.suffix == ".keras":
-            with zipfile.ZipFile(path) as archive:
-                source: Any = io.BytesIO(archive.read(ARCHIVE_WEIGHTS))
+            with zipfile.ZipFile(path) as archive, archive.open(ARCHIVE_WEIGHTS) as member:
+                data = member.read(MAX_ARCHIVE_WEIGHTS + 1)  # bounded, whatever its header says
+            if len(data) > MAX_ARCHIVE_WEIGHTS:
+                raise ZooError(
+                    f"{path}: its {ARCHIVE_WEIGHTS} is larger than "
+                    f"{MAX_ARCHIVE_WEIGHTS / 2**20:,.0f} MiB, more than any network zoo reads "
+                    "from Keras; not read"
+                )
+            source: Any = io.BytesIO(data)
         else:
             source = path
         with h5py.File(source, "r") as file:
             return _layers_of(file)
     except (OSError, KeyError, zipfile.BadZipFile, ValueError) as exc:
         raise ZooError(f"{path}: not a readable Keras file ({exc})") from exc
+
+
+def check_arrays(path: Path, layers: Layers) -> None:
+    """Each conv, dense and BN layer holds the arrays of its kind, of the right ranks: a
+    damaged file is one line naming the layer, not an error inside a permute."""
+    for name, weights in layers:
+        kind = next((k for k in LAYER_KINDS if re.fullmatch(rf"{k}(?:_\d+)?", name)), None)
+        if kind is None or not weights:
+            continue
+        shapes = [list(array.shape) for array in weights]
+        if kind == "batch_normalization":
+            good = len(weights) == 4 and all(array.dim() == 1 for array in weights)
+            wanted = "4 vectors (gamma, beta, moving mean, moving variance)"
+        else:
+            kernel, rank = KERNELS[kind]
+            with_bias = len(weights) == 2 and weights[1].dim() == 1
+            without_bias = kind == "conv2d" and len(weights) == 1  # use_bias=False
+            good = weights[0].dim() == rank and (with_bias or without_bias)
+            wanted = f"a {kernel} and a bias vector"
+        if not good:
+            raise ZooError(
+                f"{path}: layer {name} holds arrays of shapes {shapes}; a Keras {kind} layer "
+                f"holds {wanted}"
+            )
 
 
 def _layers_of(file: Any) -> Layers:
