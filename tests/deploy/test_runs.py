@@ -57,3 +57,36 @@ def test_plot_overlays_several_runs(run_zoo, shapes_run, tmp_path):
     result = run_zoo("plot", str(shapes_run), str(other), "--out", str(out))
     assert result.code == 0, result.err
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+DAMAGED_METRICS = {
+    "garbage": (b'{"epoch": 1}\n\x00\xff garbage\n', "cannot be read as text"),
+    "a-list": (b"[1, 2, 3]\n", "line 1 is not a metrics row"),
+    "nan": (b'{"epoch": 1, "val_acc": NaN}\n', "NaN is not JSON"),
+    "huge": (None, "more than a million epochs' rows (256 MiB); not a zoo metrics file"),
+}
+
+
+def test_damaged_metrics_are_a_state_and_a_warning_in_runs_and_one_line_in_plot(
+    run_zoo, shapes_run, tmp_path
+):
+    folder = tmp_path / "runs"
+    for name, (content, _) in DAMAGED_METRICS.items():
+        shutil.copytree(shapes_run, folder / name)
+        metrics = folder / name / "metrics.jsonl"
+        if content is None:
+            metrics.write_bytes(b"")
+            os.truncate(metrics, 3 * 2**30)  # sparse: 3 GiB that take no disk
+        else:
+            metrics.write_bytes(content)
+    result = run_zoo("runs", str(folder), "--json")
+    assert result.code == 0, result.err
+    assert [run["state"] for run in json.loads(result.out)] == ["damaged"] * 4
+    warnings = result.err.strip().splitlines()
+    assert len(warnings) == 4 and all(line.startswith("zoo: warning: ") for line in warnings)
+    for name, (_, message) in DAMAGED_METRICS.items():
+        assert any(name in line and message in line for line in warnings), (name, warnings)
+        plotted = run_zoo("plot", str(folder / name), "--out", str(tmp_path / f"{name}.png"))
+        assert plotted.code == 2 and message in plotted.err
+        assert len(plotted.err.strip().splitlines()) == 1
+        assert not (tmp_path / f"{name}.png").exists()

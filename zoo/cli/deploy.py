@@ -181,7 +181,7 @@ def runs_command(args: argparse.Namespace) -> int:
         table.add_column(
             column, justify=justify or "left", no_wrap=column == "name", overflow="fold"
         )
-    colours = {"finished": "green", "running": "yellow", "stopped": "red"}
+    colours = {"finished": "green", "running": "yellow", "stopped": "red", "damaged": "bold red"}
     for run in runs:
         table.add_row(
             Text(run.name),

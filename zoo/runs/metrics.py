@@ -19,6 +19,10 @@ STRICT = ConfigDict(strict=True, arbitrary_types_allowed=True, extra="allow")
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
+MAX_METRICS_BYTES = 256 * 2**20
+"""The largest ``metrics.jsonl`` read (256 MiB): a row is about 250 bytes, so a million epochs
+fit; a larger file is damaged (or not zoo's), and is not read into memory."""
+
 
 class MetricsRow(BaseModel):
     """One line of ``metrics.jsonl``: one finished epoch. A loss or accuracy is ``null`` where it
@@ -47,8 +51,18 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / METRICS_FILE
     if not path.is_file():
         raise ZooError(f"{run_dir}: no {METRICS_FILE}; is this a zoo run directory?")
+    size = path.stat().st_size
+    if size > MAX_METRICS_BYTES:
+        raise ZooError(
+            f"{path}: {size / 2**20:,.0f} MiB, more than a million epochs' rows "
+            f"({MAX_METRICS_BYTES >> 20} MiB); not a zoo metrics file, not read"
+        )
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ZooError(f"{path}: cannot be read as text ({exc})") from None
     rows = []
-    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:

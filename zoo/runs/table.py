@@ -3,20 +3,22 @@
 Each run is read from its files alone (``recipe.toml`` and ``metrics.jsonl``), never from its
 checkpoints, so listing a folder of large runs is instant. A run is *running* while a trainer
 holds the run directory's lock (:func:`zoo.runs.files.locked_run_dir`), *finished* when it has
-done its recipe's epochs, and *stopped* otherwise.
+done its recipe's epochs, *stopped* otherwise, and *damaged* when its metrics cannot be read
+(a warning says why).
 """
 
 from __future__ import annotations
 
 import statistics
 import tomllib
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
 from zoo.runs.files import is_locked
-from zoo.runs.layout import RECIPE_FILE, is_run_dir
+from zoo.runs.layout import METRICS_FILE, RECIPE_FILE, is_run_dir
 from zoo.runs.metrics import read_metrics
 
 
@@ -36,7 +38,7 @@ class RunSummary:
     wall_seconds: float
     """Training and validation time of all epochs (``seconds`` summed)."""
     state: str
-    """``running``, ``finished`` or ``stopped``."""
+    """``running``, ``finished``, ``stopped`` or ``damaged`` (metrics that cannot be read)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,16 +55,21 @@ def list_runs(folder: Path) -> list[RunSummary]:
 def summarize_run(run_dir: Path) -> RunSummary:
     """The row of one run directory; a recipe or metrics that cannot be read leave blanks."""
     recipe = _read_recipe(run_dir / RECIPE_FILE)
+    damaged = False
     try:
         rows = read_metrics(run_dir)
-    except ZooError:
-        rows = []
+    except ZooError as exc:
+        rows, damaged = [], (run_dir / METRICS_FILE).exists()
+        if damaged:
+            warnings.warn(str(exc), stacklevel=2)
     total = recipe.get("train", {}).get("epochs")
     done = len(rows)
     accuracies = [row["val_acc"] for row in rows if isinstance(row.get("val_acc"), int | float)]
     rates = [row["images_per_sec"] for row in rows if row.get("images_per_sec")]
     if is_locked(run_dir):
         state = "running"
+    elif damaged:
+        state = "damaged"
     elif isinstance(total, int) and done >= total:
         state = "finished"
     else:
