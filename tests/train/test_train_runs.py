@@ -112,6 +112,8 @@ def test_eval_with_and_without_tta(run_zoo, tiny_recipe, cifar_root, tmp_path, t
     assert plain.code == tta.code == 0
     assert "validation loss" in plain.out and "validation accuracy" in plain.out
     assert "with flip TTA" in tta.out
+    by_run = run_zoo("eval", str(out), "--data-dir", str(cifar_root))  # the run's best.pt
+    assert by_run.code == 0 and by_run.out == plain.out
 
 
 def test_plot_writes_a_png(run_zoo, tiny_recipe, cifar_root, tmp_path, train_tiny):

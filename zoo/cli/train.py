@@ -24,8 +24,8 @@ def add_commands(sub: argparse._SubParsersAction, add_set: Callable) -> None:
     add_set(train)
     train.set_defaults(handler="train")
 
-    evaluate = sub.add_parser("eval", help="validation loss and accuracy of a checkpoint")
-    evaluate.add_argument("checkpoint", type=Path, metavar="CHECKPOINT")
+    evaluate = sub.add_parser("eval", help="validation loss and accuracy of a checkpoint or run")
+    evaluate.add_argument("checkpoint", type=Path, metavar="CHECKPOINT|RUN")
     evaluate.add_argument("--tta", action="store_true", help="average with the mirrored image")
     evaluate.add_argument("--data-dir", type=Path, metavar="DIR", help="instead of data.root")
     evaluate.set_defaults(handler="eval")

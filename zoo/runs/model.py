@@ -23,6 +23,7 @@ from zoo.architectures.weights import fit_and_load
 from zoo.errors import ZooError
 from zoo.recipe import Recipe
 from zoo.runs.checkpoint import CHECKPOINT_KEYS, LEGACY_FORMAT, load_checkpoint
+from zoo.runs.layout import run_checkpoint
 
 INFERENCE_KEYS = ("format", "model", "recipe", "normalizer")
 """What inference needs of a checkpoint; ``classes`` may be missing (early checkpoints)."""
@@ -45,8 +46,11 @@ def load_model(
     *,
     required: Sequence[str] = CHECKPOINT_KEYS,
 ) -> CheckpointModel:
-    """The model of the checkpoint at ``path``, checked: ``required`` are the keys the caller
+    """The model of the checkpoint at ``path`` (a run directory stands for its
+    :func:`~zoo.runs.layout.run_checkpoint`), checked: ``required`` are the keys the caller
     needs (inference does without ``classes``)."""
+    if path.is_dir():
+        path = run_checkpoint(path)
     state = load_checkpoint(path, device, required=required)
     recipe = parse_recipe(state["recipe"], path)
     network = recipe.build(weights=False)  # the checkpoint holds the weights: nothing to fetch
