@@ -174,3 +174,17 @@ def test_inference_benchmark_runs(tmp_path):
     figures = json.loads(out.read_text())
     assert figures["ratio"] > 0 and set(figures["runtimes"]) == {"1", "64"}
     assert "onnxruntime" in result.stdout and "zoo predict" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_benchmark_against_training_runs(tmp_path):
+    out = tmp_path / "ratio.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "benchmark_vs_train.py"), "--train-images", "64",
+         "--epochs", "2", "--batch-size", "16", "--steps", "1", "--json", str(out)],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert figures["ratio"] > 0 and len(figures["train"]) == 2
+    assert figures["benchmark"]["batch_size"] == 16 and "b/a =" in result.stdout

@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     from zoo.cli.deploy import add_commands as add_deploy_commands
 
     add_deploy_commands(sub)
+    from zoo.cli.benchmark import add_commands as add_benchmark_commands
+
+    add_benchmark_commands(sub)
     return parser
 
 

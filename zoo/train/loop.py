@@ -33,7 +33,7 @@ from zoo.runs.files import locked_run_dir, prepare_run_dir, write_text
 from zoo.runs.metrics import write_metrics
 from zoo.train.freeze import freeze
 from zoo.train.loaders import evaluation_loader, load_splits, training_loader
-from zoo.train.objective import Objective, score
+from zoo.train.objective import Objective, score, train_step
 from zoo.train.optim import make_optimizer
 from zoo.train.preflight import check_placement, check_run
 from zoo.train.progress import REFRESH_STEPS, Progress
@@ -145,15 +145,9 @@ def train(
                     lr = plateau.rate(scheduled)  # before lr_scale: what bars and metrics show
                     if step == 0:
                         state.epoch_lr = lr
-                    torch.compiler.cudagraph_mark_step_begin()  # the last outputs are consumed
                     if mix is not None and labels.shape[0] % 2 == 0:  # skipped bad files: odd
                         images, labels = mix(images, labels)
-                    with placement.autocast():
-                        loss, stats = objective(images, labels)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    state.totals += stats
+                    state.totals += train_step(objective, optimizer, placement, images, labels)
                     state.seen += labels.shape[0]
                     state.step = step + 1
                     if progress.shows_status and state.step % REFRESH_STEPS == 0:

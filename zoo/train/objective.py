@@ -39,6 +39,25 @@ class Objective(nn.Module):
         return loss, torch.stack([loss.detach() * labels.shape[0], correct.float()])
 
 
+def train_step(
+    objective: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    placement: Placement,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+) -> torch.Tensor:
+    """One optimiser step on a batch, as ``zoo train`` takes every step (and ``zoo benchmark``
+    times it): forward and loss under the placement's autocast, backward, step. Returns the
+    batch's ``[summed loss, correct]`` on the device (no host sync)."""
+    torch.compiler.cudagraph_mark_step_begin()  # the last step's outputs are consumed
+    with placement.autocast():
+        loss, stats = objective(images, labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return stats
+
+
 @torch.no_grad()
 def score(objective: nn.Module, loader: DeviceLoader, placement: Placement) -> tuple[float, float]:
     """Mean loss and accuracy of an :class:`Objective` (compiled or not) over a loader."""
