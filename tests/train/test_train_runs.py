@@ -114,13 +114,31 @@ def test_eval_with_and_without_tta(run_zoo, tiny_recipe, cifar_root, tmp_path, t
     assert "with flip TTA" in tta.out
     by_run = run_zoo("eval", str(out), "--data-dir", str(cifar_root))  # the run's best.pt
     assert by_run.code == 0 and by_run.out == plain.out
+    as_json = run_zoo("eval", str(out), "--data-dir", str(cifar_root), "--json", "--tta")
+    figures = json.loads(as_json.out)
+    assert as_json.code == 0 and figures["tta"] is True and 0 <= figures["accuracy"] <= 1
+    assert figures["checkpoint"] == str(out / "best.pt") and figures["split"] == "validation"
+    assert f"accuracy {figures['accuracy']:.2%}" in tta.out
 
 
-def test_plot_writes_a_png(run_zoo, tiny_recipe, cifar_root, tmp_path, train_tiny):
+def test_plot_writes_a_png_with_whole_epoch_ticks(
+    run_zoo, tiny_recipe, cifar_root, tmp_path, train_tiny, monkeypatch
+):
+    from matplotlib.figure import Figure
+
     out = tmp_path / "run"
-    train_tiny()
+    train_tiny()  # two epochs: matplotlib's own ticks would be 1.0, 1.2, ..., 2.0
+    ticks = []
+    real = Figure.savefig
+
+    def savefig(self, *args, **kwargs):
+        ticks.extend(tick for axes in self.axes for tick in axes.get_xticks())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
     assert run_zoo("plot", str(out)).code == 0
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert ticks and all(float(tick).is_integer() for tick in ticks)
 
 
 def test_data_show_writes_the_seeds_grid(run_zoo, cifar_root, tmp_path):

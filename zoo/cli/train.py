@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,7 @@ def add_commands(sub: argparse._SubParsersAction, add_set: Callable) -> None:
     evaluate.add_argument("checkpoint", type=Path, metavar="CHECKPOINT|RUN")
     evaluate.add_argument("--tta", action="store_true", help="average with the mirrored image")
     evaluate.add_argument("--data-dir", type=Path, metavar="DIR", help="instead of data.root")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler="eval")
 
     plot = sub.add_parser("plot", help="a PNG of runs' loss, accuracy and lr curves, overlaid")
@@ -120,6 +122,9 @@ def eval_command(args: argparse.Namespace) -> int:
     from zoo.train.checkpoint_eval import evaluate_checkpoint
 
     result = evaluate_checkpoint(args.checkpoint, args.data_dir, tta=args.tta)
+    if args.json:
+        print(json.dumps(result.to_json(), allow_nan=False))
+        return 0
     tta = " with flip TTA" if args.tta else ""
     console.print(
         f"{result.name}{tta}: {result.split} loss {result.loss:.4f}, "

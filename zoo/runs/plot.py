@@ -32,6 +32,7 @@ def plot_runs(run_dirs: Sequence[Path], out: Path | None = None) -> Path:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError as exc:
         raise ZooError("zoo plot needs matplotlib: pip install 'zoo[plot]'") from exc
     several = len(runs) > 1
@@ -58,6 +59,8 @@ def plot_runs(run_dirs: Sequence[Path], out: Path | None = None) -> Path:
     loss.set(title="loss", xlabel="epoch")
     accuracy.set(title="accuracy", xlabel="epoch")
     lr.set(title="learning rate", xlabel="epoch", yscale="log")
+    for axes in (loss, accuracy, lr):  # epochs are whole: no tick at 1.5
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     loss.legend()
     accuracy.legend()
     figure.suptitle(" vs ".join(run_dir.name for run_dir, _ in runs))

@@ -4,6 +4,7 @@ nothing else is needed but the data."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,20 @@ class Evaluation:
     split: str
     loss: float
     accuracy: float
+    tta: bool = False
+    checkpoint: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        """``zoo eval --json``: one object with ``accuracy`` in [0, 1] (a non-finite loss is
+        null: strict JSON has no NaN)."""
+        return {
+            "name": self.name,
+            "checkpoint": self.checkpoint,
+            "split": self.split,
+            "tta": self.tta,
+            "loss": self.loss if math.isfinite(self.loss) else None,
+            "accuracy": self.accuracy,
+        }
 
 
 def evaluate_checkpoint(
@@ -44,4 +59,4 @@ def evaluate_checkpoint(
     loader = evaluation_loader(splits, normalizer, placement, recipe.data)
     loss, accuracy = evaluate(model, loader, placement, tta=tta)
     split = "validation" if recipe.data.val_split == 0 else "held-out validation"
-    return Evaluation(recipe.name, split, loss, accuracy)
+    return Evaluation(recipe.name, split, loss, accuracy, tta, str(loaded.path))
