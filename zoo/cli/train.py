@@ -30,6 +30,9 @@ def add_commands(sub: argparse._SubParsersAction, add_set: Callable) -> None:
     evaluate.add_argument("--tta", action="store_true", help="average with the mirrored image")
     evaluate.add_argument("--data-dir", type=Path, metavar="DIR", help="instead of data.root")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument(
+        "--report", type=Path, metavar="DIR", help="also write a report and two pictures there"
+    )
     evaluate.set_defaults(handler="eval")
 
     plot = sub.add_parser("plot", help="a PNG of runs' loss, accuracy and lr curves, overlaid")
@@ -121,7 +124,14 @@ def train_command(args: argparse.Namespace) -> int:
 def eval_command(args: argparse.Namespace) -> int:
     from zoo.train.checkpoint_eval import evaluate_checkpoint
 
-    result = evaluate_checkpoint(args.checkpoint, args.data_dir, tta=args.tta)
+    if args.report is not None:
+        from zoo.train.eval_report import write_report
+
+        result, files = write_report(args.checkpoint, args.report, args.data_dir, tta=args.tta)
+        if not args.json:
+            console.print(f"zoo: wrote {', '.join(map(str, files))}", markup=False)
+    else:
+        result = evaluate_checkpoint(args.checkpoint, args.data_dir, tta=args.tta)
     if args.json:
         print(json.dumps(result.to_json(), allow_nan=False))
         return 0

@@ -8,12 +8,14 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from zoo.data import Normalizer
+from torch import nn
+
+from zoo.data import DeviceLoader, Normalizer
 from zoo.errors import ZooError
-from zoo.runs.model import load_model
+from zoo.runs.model import CheckpointModel, load_model
 from zoo.train.loaders import evaluation_loader, load_splits
 from zoo.train.objective import evaluate
-from zoo.train.runtime.device import place
+from zoo.train.runtime.device import Placement, place
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,32 @@ def evaluate_checkpoint(
 ) -> Evaluation:
     """Evaluate the checkpoint at ``path`` on the split its run validated on: the test set, or
     the held-out part of the training set when the recipe sets ``data.val_split``."""
+    setup = prepare(path, data_root)
+    loss, accuracy = evaluate(setup.model, setup.loader, setup.placement, tta=tta)
+    return setup.evaluation(loss, accuracy, tta)
+
+
+@dataclass(frozen=True)
+class EvaluationSetup:
+    """A checkpoint's network on its device, and the loader of the split its run validated on."""
+
+    loaded: CheckpointModel
+    model: nn.Module
+    placement: Placement
+    loader: DeviceLoader
+    normalizer: Normalizer
+
+    @property
+    def split(self) -> str:
+        return "validation" if self.loaded.recipe.data.val_split == 0 else "held-out validation"
+
+    def evaluation(self, loss: float, accuracy: float, tta: bool) -> Evaluation:
+        name, path = self.loaded.recipe.name, str(self.loaded.path)
+        return Evaluation(name, self.split, loss, accuracy, tta, path)
+
+
+def prepare(path: Path, data_root: Path | None = None) -> EvaluationSetup:
+    """Load the checkpoint and its data; data of other classes is one clear error."""
     loaded = load_model(path)
     recipe, state = loaded.recipe, loaded.state
     placement = place(recipe.train)
@@ -57,6 +85,4 @@ def evaluate_checkpoint(
         )
     normalizer = Normalizer(state["normalizer"]["mean"], state["normalizer"]["std"])
     loader = evaluation_loader(splits, normalizer, placement, recipe.data)
-    loss, accuracy = evaluate(model, loader, placement, tta=tta)
-    split = "validation" if recipe.data.val_split == 0 else "held-out validation"
-    return Evaluation(recipe.name, split, loss, accuracy, tta, str(loaded.path))
+    return EvaluationSetup(loaded, model.eval(), placement, loader, normalizer)
