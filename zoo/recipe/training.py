@@ -157,6 +157,12 @@ class TrainConfig(BaseModel):
     batch_size: PositiveInt = Field(
         128, le=MAX_BATCH_SIZE, description="images per optimiser step (per process)"
     )
+    accumulate_steps: PositiveInt = Field(
+        1,
+        le=MAX_BATCH_SIZE,
+        description="micro-batches per optimiser step: each batch_size batch is split into this "
+        "many, whose gradients add up before the step (a batch that does not fit in memory)",
+    )
     seed: int = Field(
         0, ge=0, le=MAX_SEED, description="seeds torch, the data order and augmentation"
     )
@@ -189,3 +195,12 @@ class TrainConfig(BaseModel):
         description="also write each epoch's metrics as TensorBoard event files into the run "
         "directory (torch.utils.tensorboard; needs the tensorboard extra)",
     )
+
+    @model_validator(mode="after")
+    def _micro_batches_hold_an_image(self) -> TrainConfig:
+        if self.accumulate_steps > self.batch_size:
+            raise ValueError(
+                f"accumulate_steps ({self.accumulate_steps}) is more than batch_size "
+                f"({self.batch_size}): each micro-batch needs an image"
+            )
+        return self

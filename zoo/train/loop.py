@@ -122,6 +122,7 @@ def train(
         mode = compile_mode(config, dist.enabled)
         if mode is not None:
             objective = torch.compile(objective, mode=mode)
+        accumulation = (config.accumulate_steps, network.no_sync if dist.enabled else None)
         board = (
             cleanup.enter_context(writer(run_dir)) if config.tensorboard and dist.is_main else None
         )
@@ -147,7 +148,9 @@ def train(
                         state.epoch_lr = lr
                     if mix is not None and labels.shape[0] % 2 == 0:  # skipped bad files: odd
                         images, labels = mix(images, labels)
-                    state.totals += train_step(objective, optimizer, placement, images, labels)
+                    state.totals += train_step(
+                        objective, optimizer, placement, images, labels, *accumulation
+                    )
                     state.seen += labels.shape[0]
                     state.step = step + 1
                     if progress.shows_status and state.step % REFRESH_STEPS == 0:

@@ -3,7 +3,9 @@ the evaluation that sums them over a loader."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -45,17 +47,45 @@ def train_step(
     placement: Placement,
     images: torch.Tensor,
     labels: torch.Tensor,
+    accumulate: int = 1,
+    no_sync: Callable[[], contextlib.AbstractContextManager] | None = None,
 ) -> torch.Tensor:
     """One optimiser step on a batch, as ``zoo train`` takes every step (and ``zoo benchmark``
     times it): forward and loss under the placement's autocast, backward, step. Returns the
-    batch's ``[summed loss, correct]`` on the device (no host sync)."""
-    torch.compiler.cudagraph_mark_step_begin()  # the last step's outputs are consumed
-    with placement.autocast():
-        loss, stats = objective(images, labels)
+    batch's ``[summed loss, correct]`` on the device (no host sync).
+
+    ``accumulate`` > 1 splits the batch into that many micro-batches, each forward and backward
+    alone, its mean loss weighted by its share of the batch, so the summed gradients are the
+    whole batch's mean-loss gradient (to float rounding, for a network without BatchNorm, whose
+    statistics are the micro-batch's); then one step. Under DDP, ``no_sync`` (the wrapper's)
+    skips the gradient all-reduce of every micro-batch but the last."""
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    if accumulate == 1:
+        torch.compiler.cudagraph_mark_step_begin()  # the last step's outputs are consumed
+        with placement.autocast():
+            loss, stats = objective(images, labels)
+        loss.backward()
+        optimizer.step()
+        return stats
+    total = labels.shape[0]
+    parts = [
+        (part_images, part_labels)
+        for part_images, part_labels in zip(
+            images.tensor_split(accumulate), labels.tensor_split(accumulate), strict=True
+        )
+        if part_labels.shape[0]
+    ]
+    sums = []
+    for index, (part_images, part_labels) in enumerate(parts):
+        last = index == len(parts) - 1
+        with contextlib.nullcontext() if last or no_sync is None else no_sync():
+            torch.compiler.cudagraph_mark_step_begin()
+            with placement.autocast():
+                loss, stats = objective(part_images, part_labels)
+            (loss * (part_labels.shape[0] / total)).backward()
+        sums.append(stats)
     optimizer.step()
-    return stats
+    return torch.stack(sums).sum(0)
 
 
 @torch.no_grad()

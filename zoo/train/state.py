@@ -36,8 +36,10 @@ RESUMABLE_CHANGES = (
     "train.device",
     "train.precision",
     "train.channels_last",
+    "train.accumulate_steps",
 )
-"""What ``--resume --set`` may change: how long and where to train, not what."""
+"""What ``--resume --set`` may change: how long and where to train (and in how many
+micro-batches a step fits the memory there), not what."""
 
 
 @dataclass
