@@ -142,6 +142,10 @@ def resolve(name: str) -> Preset:
     raise UnknownNameError(presets.unknown_name_message(name, extra_names=families))
 
 
+NETWORK_OPTIONS = ("drop_path_rate",)
+"""Keys of any family's spec, set on the spec its factory returns (no factory takes them)."""
+
+
 def make_spec(
     arch: str, params: Mapping[str, Any], name: str, where: str | None = None
 ) -> NetworkSpec:
@@ -150,6 +154,8 @@ def make_spec(
     factory = architectures.get(arch)
     key_path = where is not None
     where = where or f"{name} (architecture {arch!r})"
+    params = dict(params)
+    network_options = {key: params.pop(key) for key in NETWORK_OPTIONS if key in params}
     check_keywords(factory, params, where)
     try:
         spec = factory(**params)
@@ -163,7 +169,12 @@ def make_spec(
         raise ZooError(f"{where}: {exc}") from exc
     if not isinstance(spec, NetworkSpec):
         raise ZooError(f"{where}: the factory returned {type(spec).__name__}, not a NetworkSpec")
-    return spec.model_copy(update={"name": name})
+    if not network_options:
+        return spec.model_copy(update={"name": name})
+    try:  # validated: model_copy would take a drop_path_rate of 7 as it is
+        return NetworkSpec.model_validate(spec.model_dump() | network_options | {"name": name})
+    except ValidationError as exc:
+        raise_for(exc, where, joiner="." if key_path else ": ")
 
 
 def formula_depth(arch: str, spec: NetworkSpec) -> tuple[str, int] | None:

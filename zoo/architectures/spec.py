@@ -28,7 +28,7 @@ from torch import nn
 from zoo.blocks import blocks
 from zoo.blocks.units import make_activation
 from zoo.errors import ZooError
-from zoo.validation import check_keywords, raise_for
+from zoo.validation import check_keywords, keyword_options, raise_for
 
 HE_NORMAL_SCALE = 2.0
 """Keras ``he_normal`` = VarianceScaling(scale=2, mode="fan_in", truncated normal): the seed's
@@ -154,6 +154,13 @@ class NetworkSpec(BaseModel):
         description="torch's BN momentum, the weight of a new batch (Keras' 0.99 is torch's 0.01)",
     )
     bn_eps: float = Field(TORCH_BN_EPS, gt=0.0, description="BN epsilon (Keras: 1e-3)")
+    drop_path_rate: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="stochastic depth: the last residual block's drop probability, the l-th of "
+        "L blocks dropping with rate * l / L (Huang et al. 2016); 0 is off",
+    )
 
     def stage_options(self, index: int) -> dict[str, Any]:
         """The options of stage ``index``'s blocks: the network's, overridden by the stage's."""
@@ -304,6 +311,7 @@ def build_network(spec: NetworkSpec, features_only: bool = False) -> nn.Module:
         )
         channels = spec.stem.channels
     stages = []
+    rates = iter(drop_rates(spec))
     for index, stage in enumerate(spec.stages):
         where = f"model.stages[{index}]"
         options = spec.stage_options(index)
@@ -311,8 +319,9 @@ def build_network(spec: NetworkSpec, features_only: bool = False) -> nn.Module:
         for position in range(stage.depth):
             stride = stage.stride if position == 0 else 1
             first = stage.first_block if position == 0 else {}
+            dropped = _drop_option(stage, next(rates), where)
             blocks_of_stage[str(position)] = build_block(
-                stage, channels, stride, where, {**options, **first}
+                stage, channels, stride, where, {**options, **first, **dropped}
             )
             channels = stage.channels
         if stage.pool is not None:
@@ -328,6 +337,27 @@ def build_network(spec: NetworkSpec, features_only: bool = False) -> nn.Module:
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.momentum, module.eps = spec.bn_momentum, spec.bn_eps
     return network
+
+
+def drop_rates(spec: NetworkSpec) -> list[float]:
+    """Each stage block's stochastic-depth rate: Huang et al. 2016's linear decay rule, eq. 4,
+    p_l = l / L · p_L for the l-th of L blocks (the deepest drops most, the first least)."""
+    total = sum(stage.depth for stage in spec.stages)
+    return [spec.drop_path_rate * block / total for block in range(1, total + 1)]
+
+
+def _drop_option(stage: StageSpec, rate: float, where: str) -> dict[str, float]:
+    """``drop_path`` for a block of ``stage``, whose factory must take it (a residual one)."""
+    if rate == 0:
+        return {}
+    options = keyword_options(blocks.get(stage.block))
+    if options is not None and "drop_path" not in options:
+        raise ZooError(
+            f"model.drop_path_rate: {where} has {stage.block!r} blocks, which have no residual "
+            "branch to drop (stochastic depth needs basic, identity_residual, "
+            "projection_residual or bottleneck blocks)"
+        )
+    return {"drop_path": rate}
 
 
 def _with_pool(block: nn.Module, pool: PoolSpec | None) -> nn.Module:

@@ -23,7 +23,15 @@ from torch import nn
 
 from zoo.blocks.registry import blocks
 from zoo.blocks.shortcuts import Projection, ShortcutKind, auto_shortcut, make_shortcut
-from zoo.blocks.units import Order, Padding, make_activation, make_conv, make_norm_act
+from zoo.blocks.units import (
+    DropRate,
+    Order,
+    Padding,
+    make_activation,
+    make_conv,
+    make_drop_path,
+    make_norm_act,
+)
 
 
 class BasicBlock(nn.Module):
@@ -40,6 +48,7 @@ class BasicBlock(nn.Module):
         bias: bool = True,
         activation: str | None = "relu",
         padding: Padding = "symmetric",
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         self.conv1 = make_conv(in_channels, out_channels, kernel_size, stride, bias, 1, padding)
@@ -47,12 +56,15 @@ class BasicBlock(nn.Module):
         self.act1 = make_activation(activation) or nn.Identity()
         self.conv2 = make_conv(out_channels, out_channels, kernel_size, 1, bias, 1, padding)
         self.bn2 = nn.BatchNorm2d(out_channels)
+        self.drop_path = make_drop_path(drop_path)
         self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, bias=bias)
         self.act2 = make_activation(activation) or nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.act1(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
+        if self.drop_path is not None:
+            out = self.drop_path(out)
         return self.act2(self.shortcut(x) + out)
 
 
@@ -74,18 +86,22 @@ class PreActBasicBlock(nn.Module):
         activation: str | None = "relu",
         padding: Padding = "symmetric",
         first_norm_act: bool = True,
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         self.bn1, self.act1 = make_norm_act(in_channels, activation, first_norm_act)
         self.conv1 = make_conv(in_channels, out_channels, kernel_size, stride, bias, 1, padding)
         self.bn2, self.act2 = make_norm_act(out_channels, activation)
         self.conv2 = make_conv(out_channels, out_channels, kernel_size, 1, bias, 1, padding)
+        self.drop_path = make_drop_path(drop_path)
         self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = x if self.bn1 is None else self.act1(self.bn1(x))
         out = self.conv1(out)
         out = self.conv2(self.act2(self.bn2(out)))
+        if self.drop_path is not None:
+            out = self.drop_path(out)
         return self.shortcut(x) + out
 
 
@@ -153,6 +169,7 @@ def basic_block(
     bias: bool,
     activation: str | None,
     padding: Padding,
+    drop_path: float = 0.0,
 ) -> nn.Module:
     """The post- (v1) or pre-activation (v2) basic block with the given ``shortcut``."""
     block = BasicBlock if order == "post" else PreActBasicBlock
@@ -165,6 +182,7 @@ def basic_block(
         bias=bias,
         activation=activation,
         padding=padding,
+        drop_path=drop_path,
     )
 
 
@@ -181,6 +199,7 @@ def basic(
     activation: str | None = "relu",
     shortcut: Projection = "conv",
     padding: Padding = "symmetric",
+    drop_path: DropRate = 0.0,
 ) -> nn.Module:
     """The basic residual block: identity shortcut where the shape is kept (seed eq. 10), the
     ``shortcut`` projection where it changes (the seed's second eq. 10); He et al. 2015, Fig. 2,
@@ -195,6 +214,7 @@ def basic(
         bias=bias,
         activation=activation,
         padding=padding,
+        drop_path=drop_path,
     )
 
 
@@ -210,6 +230,7 @@ def identity_residual(
     bias: bool = True,
     activation: str | None = "relu",
     padding: Padding = "symmetric",
+    drop_path: DropRate = 0.0,
 ) -> nn.Module:
     """x = x + F(x) with F two ``kernel_size`` units (seed eq. 10); in = out and stride 1."""
     return basic_block(
@@ -222,6 +243,7 @@ def identity_residual(
         bias=bias,
         activation=activation,
         padding=padding,
+        drop_path=drop_path,
     )
 
 
@@ -238,6 +260,7 @@ def projection_residual(
     activation: str | None = "relu",
     shortcut: Projection = "conv",
     padding: Padding = "symmetric",
+    drop_path: DropRate = 0.0,
 ) -> nn.Module:
     """x = [Vx + b] + F(x) (the seed's second eq. 10): always projected; zero_pad is option A."""
     return basic_block(
@@ -250,6 +273,7 @@ def projection_residual(
         bias=bias,
         activation=activation,
         padding=padding,
+        drop_path=drop_path,
     )
 
 

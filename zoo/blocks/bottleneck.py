@@ -21,7 +21,15 @@ from torch import nn
 
 from zoo.blocks.registry import blocks
 from zoo.blocks.shortcuts import Projection, ShortcutKind, auto_shortcut, make_shortcut
-from zoo.blocks.units import Order, Padding, make_activation, make_conv, make_norm_act
+from zoo.blocks.units import (
+    DropRate,
+    Order,
+    Padding,
+    make_activation,
+    make_conv,
+    make_drop_path,
+    make_norm_act,
+)
 
 StrideOn = Literal["1x1", "3x3"]
 
@@ -42,6 +50,7 @@ class Bottleneck(nn.Module):
         bias: bool = True,
         activation: str | None = "relu",
         padding: Padding = "symmetric",
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         stride1, stride2 = (stride, 1) if stride_on == "1x1" else (1, stride)
@@ -53,6 +62,7 @@ class Bottleneck(nn.Module):
         self.act2 = make_activation(activation) or nn.Identity()
         self.conv3 = make_conv(mid_channels, out_channels, 1, 1, bias, 1, padding)
         self.bn3 = nn.BatchNorm2d(out_channels)
+        self.drop_path = make_drop_path(drop_path)
         self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, bias=bias)
         self.act3 = make_activation(activation) or nn.Identity()
 
@@ -60,6 +70,8 @@ class Bottleneck(nn.Module):
         out = self.act1(self.bn1(self.conv1(x)))
         out = self.act2(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
+        if self.drop_path is not None:
+            out = self.drop_path(out)
         return self.act3(self.shortcut(x) + out)
 
 
@@ -83,6 +95,7 @@ class PreActBottleneck(nn.Module):
         activation: str | None = "relu",
         padding: Padding = "symmetric",
         first_norm_act: bool = True,
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         stride1, stride2 = (stride, 1) if stride_on == "1x1" else (1, stride)
@@ -92,6 +105,7 @@ class PreActBottleneck(nn.Module):
         self.conv2 = make_conv(mid_channels, mid_channels, 3, stride2, bias, groups, padding)
         self.bn3, self.act3 = make_norm_act(mid_channels, activation)
         self.conv3 = make_conv(mid_channels, out_channels, 1, 1, bias, 1, padding)
+        self.drop_path = make_drop_path(drop_path)
         self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,6 +113,8 @@ class PreActBottleneck(nn.Module):
         out = self.conv1(out)
         out = self.conv2(self.act2(self.bn2(out)))
         out = self.conv3(self.act3(self.bn3(out)))
+        if self.drop_path is not None:
+            out = self.drop_path(out)
         return self.shortcut(x) + out
 
 
@@ -118,6 +134,7 @@ def bottleneck(
     first_norm_act: bool = True,
     groups: PositiveInt = 1,
     padding: Padding = "symmetric",
+    drop_path: DropRate = 0.0,
 ) -> nn.Module:
     """The bottleneck, identity or ``shortcut`` projection by shape; ``order`` picks
     :class:`PreActBottleneck` (``pre``, the default) or :class:`Bottleneck` (``post``)."""
@@ -130,6 +147,7 @@ def bottleneck(
         "bias": bias,
         "activation": activation,
         "padding": padding,
+        "drop_path": drop_path,
     }
     if order == "post":
         return Bottleneck(in_channels, out_channels, **options)

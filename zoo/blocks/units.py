@@ -10,9 +10,9 @@ activation; its convolutions use ``padding="same"`` and carry a bias.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import PositiveInt, validate_call
+from pydantic import Field, PositiveInt, validate_call
 from torch import nn
 
 from zoo.blocks.registry import blocks
@@ -27,6 +27,9 @@ Padding = Literal["symmetric", "same"]
 odd pixel of padding at the bottom and right. The two differ only for a strided conv on an even
 size — a stride-2 3×3 conv on 32×32 pads (0, 1) with ``same`` — which is where the seed's
 ResNet v1 sees its input shifted by one pixel against a symmetric port."""
+
+DropRate = Annotated[float, Field(ge=0.0, lt=1.0)]
+"""A stochastic-depth drop probability (Huang et al. 2016): 0 keeps every residual branch."""
 
 
 TORCH_ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -200,3 +203,15 @@ def max_pool(
             f"max_pool keeps the channel count, but was asked for {in_channels} → {out_channels}"
         )
     return nn.MaxPool2d(kernel_size=stride, stride=stride)
+
+
+def make_drop_path(rate: float) -> nn.Module | None:
+    """timm's ``DropPath`` for a residual branch: in training, each sample's branch is dropped
+    with probability ``rate`` and the kept ones scaled by 1 / (1 - rate), so the expectation is
+    unchanged (Huang et al. 2016, eq. 2, as timm implements it); in eval it passes through. None
+    for a rate of 0: no module, so networks without stochastic depth are as before."""
+    if rate == 0:
+        return None
+    from timm.layers import DropPath
+
+    return DropPath(rate)
