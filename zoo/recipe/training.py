@@ -170,8 +170,10 @@ class TrainConfig(BaseModel):
         False, description="deterministic kernels: two CPU runs give bit-identical weights"
     )
     device: str = Field("auto", description="auto (CUDA, then MPS, then CPU), or a torch device")
-    precision: Literal["auto", "bf16", "fp32"] = Field(
-        "auto", description="auto: bf16 autocast where the device supports it, else fp32"
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto",
+        description="auto: bf16 autocast where the device supports it, else fp16 with loss "
+        "scaling on CUDA, else fp32",
     )
     channels_last: Literal["auto", "on", "off"] = Field(
         "auto", description="NHWC memory format; auto: on where it is faster (CUDA, CPU)"

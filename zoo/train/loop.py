@@ -33,7 +33,7 @@ from zoo.runs.files import locked_run_dir, prepare_run_dir, write_text
 from zoo.runs.metrics import write_metrics
 from zoo.train.freeze import freeze
 from zoo.train.loaders import evaluation_loader, load_splits, training_loader
-from zoo.train.objective import Objective, score, train_step
+from zoo.train.objective import LossScaler, Objective, score, train_step
 from zoo.train.optim import make_optimizer
 from zoo.train.preflight import check_placement, check_run
 from zoo.train.progress import REFRESH_STEPS, Progress
@@ -108,9 +108,11 @@ def train(
         lr_at = learning_rate(recipe.schedule, recipe.optim.lr, steps, config.epochs)
         plateau = Plateau.of(recipe.schedule, recipe.optim.lr)
         mix = mixing(recipe, splits.num_classes)  # seeds NumPy's generator; a resume restores it
+        scaler = LossScaler(placement)
         state = TrainingState(
-            model, optimizer, plateau, recipe, splits, normalizer, placement.device
-        )
+            model, optimizer, plateau, recipe, splits, normalizer, placement.device,
+            scaler=scaler if scaler.enabled else None,
+        )  # fmt: skip
         if resume:
             state.restore(run_dir)
         if dist.is_main:  # on resume too: --set train.epochs=N extends the run for good
@@ -149,7 +151,7 @@ def train(
                     if mix is not None and labels.shape[0] % 2 == 0:  # skipped bad files: odd
                         images, labels = mix(images, labels)
                     state.totals += train_step(
-                        objective, optimizer, placement, images, labels, *accumulation
+                        objective, optimizer, placement, images, labels, *accumulation, scaler
                     )
                     state.seen += labels.shape[0]
                     state.step = step + 1
@@ -193,6 +195,8 @@ def train(
                     if images_trained
                     else None,  # resumed at the last step from an old checkpoint: nothing timed
                 }
+                if scaler.enabled:  # fp16: the run's steps skipped for overflowing gradients
+                    row["skipped_steps"] = scaler.skipped
                 diverged = not math.isfinite(val_loss)  # strict JSON has no Infinity: null + a flag
                 if diverged:
                     row |= {"val_loss": None, "diverged": True}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +42,41 @@ class Objective(nn.Module):
         return loss, torch.stack([loss.detach() * labels.shape[0], correct.float()])
 
 
+class LossScaler:
+    """fp16's gradient scaler (``torch.amp.GradScaler``), and the count of the steps it skipped
+    because a gradient overflowed to inf or NaN; with bf16 or fp32 it scales nothing."""
+
+    def __init__(self, placement: Placement) -> None:
+        self.enabled = placement.autocast_dtype is torch.float16
+        self.scaler = torch.amp.GradScaler(placement.device.type, enabled=self.enabled)
+        self.skipped = 0
+
+    def backward(self, loss: torch.Tensor) -> None:
+        self.scaler.scale(loss).backward()
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        """The optimiser's step on the unscaled gradients, skipped where they are not finite
+        (the scaler then lowers its scale: a lower scale after ``update`` is a skipped step)."""
+        if not self.enabled:
+            optimizer.step()
+            return
+        scale = self.scaler.get_scale()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        if self.scaler.get_scale() < scale:
+            self.skipped += 1
+
+    def state_dict(self) -> dict[str, Any] | None:
+        """For the checkpoint (None without fp16): the scale, its schedule and the count."""
+        return self.scaler.state_dict() | {"skipped": self.skipped} if self.enabled else None
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        if self.enabled and state:
+            state = dict(state)
+            self.skipped = int(state.pop("skipped", 0))
+            self.scaler.load_state_dict(state)
+
+
 def train_step(
     objective: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -49,6 +85,7 @@ def train_step(
     labels: torch.Tensor,
     accumulate: int = 1,
     no_sync: Callable[[], contextlib.AbstractContextManager] | None = None,
+    scaler: LossScaler | None = None,
 ) -> torch.Tensor:
     """One optimiser step on a batch, as ``zoo train`` takes every step (and ``zoo benchmark``
     times it): forward and loss under the placement's autocast, backward, step. Returns the
@@ -58,14 +95,16 @@ def train_step(
     alone, its mean loss weighted by its share of the batch, so the summed gradients are the
     whole batch's mean-loss gradient (to float rounding, for a network without BatchNorm, whose
     statistics are the micro-batch's); then one step. Under DDP, ``no_sync`` (the wrapper's)
-    skips the gradient all-reduce of every micro-batch but the last."""
+    skips the gradient all-reduce of every micro-batch but the last. ``scaler`` scales the loss
+    for fp16 and skips a step whose gradients overflowed (:class:`LossScaler`)."""
+    backward = scaler.backward if scaler is not None else torch.Tensor.backward
     optimizer.zero_grad(set_to_none=True)
     if accumulate == 1:
         torch.compiler.cudagraph_mark_step_begin()  # the last step's outputs are consumed
         with placement.autocast():
             loss, stats = objective(images, labels)
-        loss.backward()
-        optimizer.step()
+        backward(loss)
+        _step(optimizer, scaler)
         return stats
     total = labels.shape[0]
     parts = [
@@ -82,10 +121,17 @@ def train_step(
             torch.compiler.cudagraph_mark_step_begin()
             with placement.autocast():
                 loss, stats = objective(part_images, part_labels)
-            (loss * (part_labels.shape[0] / total)).backward()
+            backward(loss * (part_labels.shape[0] / total))
         sums.append(stats)
-    optimizer.step()
+    _step(optimizer, scaler)
     return torch.stack(sums).sum(0)
+
+
+def _step(optimizer: torch.optim.Optimizer, scaler: LossScaler | None) -> None:
+    if scaler is None:
+        optimizer.step()
+    else:
+        scaler.step(optimizer)
 
 
 @torch.no_grad()

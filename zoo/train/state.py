@@ -25,6 +25,7 @@ from zoo.recipe import Recipe, flatten
 from zoo.runs.checkpoint import load_checkpoint
 from zoo.runs.layout import LAST
 from zoo.runs.model import load_weights
+from zoo.train.objective import LossScaler
 from zoo.train.optim import load_optimizer_state
 from zoo.train.schedule import Plateau
 
@@ -65,6 +66,8 @@ class TrainingState:
     timed_from: int = 0
     metrics: list[dict[str, Any]] = field(default_factory=list)
     best: float = -1.0
+    scaler: LossScaler | None = None
+    """fp16's loss scaler, checkpointed with its scale and count of skipped steps."""
     totals: torch.Tensor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -83,7 +86,7 @@ class TrainingState:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "plateau": self.plateau.state_dict(),
-            "scaler": None,  # bf16 autocast needs no loss scaling
+            "scaler": None if self.scaler is None else self.scaler.state_dict(),  # fp16 only
             "rng": rng_state(),
             "epoch": self.epoch,
             "metrics": self.metrics,
@@ -110,6 +113,8 @@ class TrainingState:
         group = self.optimizer.param_groups[0]
         self.plateau.load_state_dict(saved.get("plateau"), group["lr"] / group["lr_scale"])
         restore_rng(saved["rng"])
+        if self.scaler is not None:
+            self.scaler.load_state_dict(saved.get("scaler"))
         self.epoch, self.metrics, self.best = (
             saved["epoch"],
             saved["metrics"],

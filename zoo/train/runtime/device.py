@@ -4,7 +4,9 @@
 bf16 natively: CUDA GPUs that support it, and CPUs with AVX-512 BF16 or AMX (oneDNN then runs
 bf16 convolutions). It is safe for accuracy: autocast keeps the fp32 master weights and the
 optimiser state in fp32, batch norm keeps its parameters and running statistics in fp32, the loss
-is computed in fp32, and bf16 has fp32's exponent range, so no loss scaling is needed.
+is computed in fp32, and bf16 has fp32's exponent range, so no loss scaling is needed. A CUDA
+GPU without bf16 gets fp16 autocast instead, whose small range needs the loss scaled
+(``torch.amp.GradScaler``, in :class:`~zoo.train.objective.LossScaler`).
 channels_last (NHWC) is what cuDNN's and oneDNN's fastest convolution kernels use; ``bench/cpu.py
 --settings`` measures all four combinations. ``train.compile`` chooses torch.compile's mode.
 """
@@ -36,7 +38,7 @@ class Placement:
 
     @property
     def precision(self) -> str:
-        return "bf16" if self.autocast_dtype is torch.bfloat16 else "fp32"
+        return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.autocast_dtype, "fp32")
 
     def autocast(self) -> torch.autocast:
         return torch.autocast(
@@ -84,11 +86,23 @@ def place(config: TrainConfig, device: torch.device | None = None) -> Placement:
     device = device or choose_device(config.device)
     if config.precision == "bf16" and not native_bf16(device) and device.type != "cpu":
         raise ZooError(f"train.precision: bf16 is not supported on {device}; use fp32 or auto")
-    bf16 = config.precision == "bf16" or (config.precision == "auto" and native_bf16(device))
     channels_last = config.channels_last == "on" or (
         config.channels_last == "auto" and device.type in ("cuda", "cpu")
     )
-    return Placement(device, torch.bfloat16 if bf16 else None, channels_last)
+    return Placement(device, autocast_dtype(config.precision, device), channels_last)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """``train.precision`` on ``device``: bf16 where it is native; on a CUDA GPU without it
+    (the seed's GTX 1080 Ti, Colab's T4) ``auto`` takes fp16, with loss scaling
+    (:class:`~zoo.train.objective.LossScaler`); None is fp32."""
+    if precision == "fp16":
+        return torch.float16
+    if precision == "bf16" or (precision == "auto" and native_bf16(device)):
+        return torch.bfloat16
+    if precision == "auto" and device.type == "cuda":
+        return torch.float16
+    return None
 
 
 def compile_mode(config: TrainConfig, distributed: bool = False) -> str | None:
