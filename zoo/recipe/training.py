@@ -157,6 +157,13 @@ class TrainConfig(BaseModel):
     batch_size: PositiveInt = Field(
         128, le=MAX_BATCH_SIZE, description="images per optimiser step (per process)"
     )
+    ema_decay: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="model EMA (timm's ModelEmaV3, with warm-up): the decay of an exponential "
+        "moving average of the weights, validated beside them each epoch; 0 is off",
+    )
     accumulate_steps: PositiveInt = Field(
         1,
         le=MAX_BATCH_SIZE,

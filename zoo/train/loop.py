@@ -111,7 +111,7 @@ def train(
         scaler = LossScaler(placement)
         state = TrainingState(
             model, optimizer, plateau, recipe, splits, normalizer, placement.device,
-            scaler=scaler if scaler.enabled else None,
+            scaler=scaler if scaler.enabled else None, ema=model_ema(model, config.ema_decay),
         )  # fmt: skip
         if resume:
             state.restore(run_dir)
@@ -153,6 +153,8 @@ def train(
                     state.totals += train_step(
                         objective, optimizer, placement, images, labels, *accumulation, scaler
                     )
+                    if state.ema is not None:  # the step counts for the EMA's warm-up
+                        state.ema.update(model, step=epoch * steps + step + 1)
                     state.seen += labels.shape[0]
                     state.step = step + 1
                     if progress.shows_status and state.step % REFRESH_STEPS == 0:
@@ -197,17 +199,26 @@ def train(
                 }
                 if scaler.enabled:  # fp16: the run's steps skipped for overflowing gradients
                     row["skipped_steps"] = scaler.skipped
+                winner, best_acc = "model", val_acc
+                if state.ema is not None:  # the average's own validation, beside the model's
+                    loss_ema, acc_ema = distributed.from_main(
+                        score(Objective(state.ema.module), val_loader, placement), dist
+                    )
+                    row |= {"val_loss_ema": loss_ema if math.isfinite(loss_ema) else None,
+                            "val_acc_ema": acc_ema}  # fmt: skip
+                    if acc_ema > val_acc:
+                        winner, best_acc = "ema", acc_ema
                 diverged = not math.isfinite(val_loss)  # strict JSON has no Infinity: null + a flag
                 if diverged:
                     row |= {"val_loss": None, "diverged": True}
-                improved = not diverged and val_acc > state.best  # diverged is never best
-                state.best = max(state.best, val_acc)
+                improved = not diverged and best_acc > state.best  # diverged is never best
+                state.best = max(state.best, best_acc)
                 state.metrics.append(row)
                 state.next_epoch()
                 if dist.is_main:
                     saved = state.checkpoint()
                     if improved:  # best first: a kill between the two leaves last.pt the older
-                        save_checkpoint(run_dir / layout.BEST, saved)
+                        save_checkpoint(run_dir / layout.BEST, best_weights(saved, winner))
                     save_checkpoint(run_dir / layout.LAST, saved)
                     write_metrics(run_dir / layout.METRICS_FILE, state.metrics)
                     log_epoch(board, row)
@@ -216,6 +227,25 @@ def train(
                     raise Stopped(stop.signal or signal.SIGTERM, run_dir, epoch + 1, 0)
         progress.finish(state.metrics)
         return Run(run_dir, state.metrics, state.best, dist.is_main)
+
+
+def model_ema(model: nn.Module, decay: float) -> nn.Module | None:
+    """timm's ``ModelEmaV3`` of ``model`` with its warm-up (the decay rises towards ``decay``
+    over the first steps, 1 - (1 + step)^(-2/3)), or None when ``decay`` is 0."""
+    if decay == 0:
+        return None
+    from timm.utils import ModelEmaV3
+
+    return ModelEmaV3(model, decay=decay, use_warmup=True)
+
+
+def best_weights(saved: dict[str, Any], winner: str) -> dict[str, Any]:
+    """The checkpoint ``best.pt`` gets: with EMA, the weights that validated better (the
+    model's or the average's) as its ``model``, and ``weights`` saying which."""
+    if "ema" not in saved:
+        return saved
+    weights = saved["ema"] if winner == "ema" else saved["model"]
+    return saved | {"model": weights, "weights": winner}
 
 
 def seed_everything(seed: int, deterministic: bool, device: torch.device) -> None:

@@ -68,6 +68,8 @@ class TrainingState:
     best: float = -1.0
     scaler: LossScaler | None = None
     """fp16's loss scaler, checkpointed with its scale and count of skipped steps."""
+    ema: nn.Module | None = None
+    """timm's ``ModelEmaV3`` of the model (``train.ema_decay``); its weights are checkpointed."""
     totals: torch.Tensor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +99,8 @@ class TrainingState:
             "image_size": list(self.splits.image_shape[1:]),
             "crop_ratio": self.splits.crop_ratio,
         }
+        if self.ema is not None:
+            state["ema"] = self.ema.module.state_dict()
         if self.step:  # stopped mid-epoch
             state |= {"step": self.step, "seen": self.seen, "epoch_lr": self.epoch_lr,
                       "partial": self.totals.cpu(), "epoch_seconds": self.epoch_seconds,
@@ -115,6 +119,8 @@ class TrainingState:
         restore_rng(saved["rng"])
         if self.scaler is not None:
             self.scaler.load_state_dict(saved.get("scaler"))
+        if self.ema is not None:
+            self.ema.module.load_state_dict(saved["ema"])
         self.epoch, self.metrics, self.best = (
             saved["epoch"],
             saved["metrics"],
