@@ -29,7 +29,9 @@ def test_torchrun_two_processes_train_one_run(tiny_recipe, cifar_root, tmp_path)
         "--data-dir",
         str(cifar_root),
         "--no-progress",
-    ]
+        "--set",
+        "train.accumulate_steps=2",  # DDP's no_sync on the first micro-batch of each step
+    ]  # (bench/cpu.py --ddp, tested in test_bench.py, trains without accumulation)
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         command, capture_output=True, text=True, env=env, timeout=300, check=False
