@@ -68,3 +68,12 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         raise urllib.error.URLError(f"offline test: {url}")
 
     monkeypatch.setattr("zoo.data.cifar.download_and_extract_archive", offline)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules with slow tests first, each kept whole (its module fixtures are made once): under
+    ``pytest -n``, the long tests then start at once and overlap the many short ones, instead of
+    leaving one worker alone with a two-minute training at the end."""
+    slow_modules = {item.module for item in items if item.get_closest_marker("slow")}
+    order = {id(item): index for index, item in enumerate(items)}
+    items.sort(key=lambda item: (item.module not in slow_modules, order[id(item)]))
