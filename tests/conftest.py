@@ -76,4 +76,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     leaving one worker alone with a two-minute training at the end."""
     slow_modules = {item.module for item in items if item.get_closest_marker("slow")}
     order = {id(item): index for index, item in enumerate(items)}
-    items.sort(key=lambda item: (item.module not in slow_modules, order[id(item)]))
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        name = item.path.name
+        first = 0 if name in LONGEST else 1 if item.module in slow_modules else 2
+        return first, order[id(item)]
+
+    items.sort(key=rank)
+
+
+LONGEST = ("test_train_quickstart.py", "test_bench.py")
+"""The modules of the longest tests (``--durations``: the quickstart's seven epochs, about two
+minutes on one core, and the benchmark scripts), started before all others."""
