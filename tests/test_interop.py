@@ -52,7 +52,15 @@ def same_logits(theirs: nn.Module, ours: nn.Module, shape=SMALL_IMAGENET) -> Non
 
 
 @pytest.mark.parametrize(
-    "name", ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "vgg11", "vgg11_bn"]
+    "name",
+    [
+        "resnet18",
+        "resnet50",
+        "resnext50_32x4d",
+        pytest.param("wide_resnet50_2", marks=pytest.mark.slow),  # 5-7 s each: a VGG's 130 M
+        pytest.param("vgg11", marks=pytest.mark.slow),  # parameters are written and read back
+        pytest.param("vgg11_bn", marks=pytest.mark.slow),
+    ],
 )
 def test_torchvision_weights_give_torchvisions_outputs(name, tmp_path):
     theirs, path = torchvision_file(name, tmp_path, num_classes=10)
@@ -343,6 +351,7 @@ def test_full_torchvision_weights_names_are_names_not_paths(monkeypatch):
         zoo.build_model("resnet50", weights="ResNet50_Weights.IMAGENET1K_V2")
 
 
+@pytest.mark.slow
 def test_vgg_weights_in_safetensors_load_in_their_order(tmp_path):
     theirs, _ = torchvision_file("vgg11_bn", tmp_path, num_classes=10)
     path = tmp_path / "vgg.safetensors"

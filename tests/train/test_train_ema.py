@@ -27,6 +27,7 @@ ema_decay = 0.9
 """
 
 
+@pytest.mark.slow
 def test_ema_is_validated_checkpointed_and_resumed_exactly(tmp_path, run_zoo):
     recipe = tmp_path / "ema.toml"
     recipe.write_text(RECIPE)

@@ -3,6 +3,7 @@ skipped and counted, the scaler's state checkpointed and resumed. Its logic runs
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -69,6 +70,7 @@ def test_a_step_with_inf_gradients_is_skipped_and_counted():
     assert not all(torch.equal(a, b) for a, b in zip(before, network.parameters(), strict=True))
 
 
+@pytest.mark.slow
 def test_the_scalers_state_is_checkpointed_and_resumed(run_zoo, tmp_path):
     recipe = tmp_path / "fp16.toml"
     recipe.write_text(TINY_FP16)
