@@ -12,8 +12,12 @@ import torch
 
 import zoo
 from zoo.cli.benchmark import COLUMNS, model_names
+from zoo.errors import ZooError
 from zoo.train import benchmark as benchmarking
 from zoo.train.benchmark import benchmark, seed_sec_per_epoch
+from zoo.train.runtime.device import Placement
+
+CUDA = torch.device("cuda")
 
 TIMM_KEYS = {"train_samples_per_sec", "train_step_time", "infer_samples_per_sec",
              "infer_step_time", "batch_size", "param_count", "macs"}  # fmt: skip
@@ -42,19 +46,37 @@ def test_the_seeds_presets_carry_the_seeds_seconds_per_epoch():
 
 
 def test_running_out_of_memory_halves_the_batch_and_says_so(monkeypatch):
+    """On a GPU, as timm does: a batch that ran out of memory is retried at half the size."""
     measured = []
-    real = benchmarking._measure
 
-    def measure(name, batch_size, *args):
+    def measure(name, batch_size, config, placement, steps, warmup, note, reference):
         measured.append(batch_size)
         if batch_size > 2:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(name, batch_size, *args)
+        return batch_size, note
 
     monkeypatch.setattr(benchmarking, "_measure", measure)
-    result = benchmark("resnet8_v1", batch_size=8, steps=1, warmup=0)
-    assert measured == [8, 4, 2] and result.batch_size == 2
-    assert result.note == "batch 8 ran out of memory; measured at 2"
+    monkeypatch.setattr(benchmarking, "place", lambda config: Placement(CUDA, None, False))
+    monkeypatch.setattr(benchmarking, "_free", lambda device: None)  # no GPU here: as on one
+    assert benchmark("resnet8_v1", batch_size=8, steps=1, warmup=0) == (
+        2,
+        "batch 8 ran out of memory; measured at 2",
+    )
+    assert measured == [8, 4, 2]
+
+
+def test_on_the_host_a_batch_beyond_its_memory_is_refused_before_it_is_allocated(monkeypatch):
+    """Halving would end in the kernel's OOM killer there, not in an error: the estimate
+    refuses it first, and an allocation that still fails is one line, not a retry."""
+    with pytest.raises(ZooError, match=r"training needs about .* GiB .* --batch-size smaller"):
+        benchmark("resnet20_v1", batch_size=60_000, steps=1, warmup=0)
+
+    def refused(*args):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate")
+
+    monkeypatch.setattr(benchmarking, "_measure", refused)
+    with pytest.raises(ZooError, match="out of memory on cpu at batch 8; lower --batch-size"):
+        benchmark("resnet8_v1", batch_size=8, steps=1, warmup=0)
 
 
 def test_patterns_expand_over_presets_and_names_stay():

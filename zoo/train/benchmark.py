@@ -10,8 +10,9 @@ network in eval mode under ``torch.inference_mode``. Each is timed over ``steps`
 
 The keys are timm's ``benchmark.py``'s: ``train_samples_per_sec``, ``train_step_time`` and
 ``infer_step_time`` in milliseconds, ``param_count`` in millions; ``macs`` is per image. A batch
-that runs out of device memory is retried at half the size, as timm does, and the result says
-so (``note``).
+that runs out of GPU memory is retried at half the size, as timm does, and the result says so
+(``note``); before anything is allocated, the batch's training memory is estimated as
+``zoo train`` estimates it (:mod:`zoo.recipe.budget`), and one beyond the device is refused.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import torch
 from torch import nn
 
 from zoo.errors import ZooError
-from zoo.recipe.training import OptimConfig, TrainConfig
+from zoo.recipe.budget import check_fits, estimate
+from zoo.recipe.training import MAX_BATCH_SIZE, OptimConfig, TrainConfig
 from zoo.train.objective import Objective, train_step
 from zoo.train.optim import make_optimizer
 from zoo.train.runtime.device import Placement, compile_mode, place
@@ -84,6 +86,8 @@ def benchmark(
     inferring at ``batch_size``; halve the batch on running out of memory, down to 1."""
     if batch_size < 1 or steps < 1 or warmup < 0:
         raise ZooError("--batch-size and --steps must be at least 1")
+    if batch_size > MAX_BATCH_SIZE:
+        raise ZooError(f"--batch-size {batch_size:,}: at most {MAX_BATCH_SIZE:,}, as in a recipe")
     config = TrainConfig(
         device=device, precision=precision, channels_last=channels_last, compile=compile
     )
@@ -92,7 +96,14 @@ def benchmark(
     while True:
         try:
             return _measure(name, batch_size, config, placement, steps, warmup, note, reference)
-        except torch.OutOfMemoryError:
+        except RuntimeError as exc:  # torch.OutOfMemoryError is one
+            if not _out_of_memory(exc):
+                raise
+            if placement.device.type != "cuda":  # the host's memory: halving could end in the
+                raise ZooError(  # kernel's OOM killer, not in an error, so say it and stop
+                    f"{name}: out of memory on {placement.device} at batch {batch_size:,}; "
+                    "lower --batch-size"
+                ) from None
             if batch_size == 1:
                 raise ZooError(f"{name}: out of memory on {placement.device} at batch 1") from None
             batch_size //= 2
@@ -113,11 +124,19 @@ def _measure(
     from zoo.architectures.create import model_by_name
     from zoo.architectures.external import default_input_size
 
-    network = model_by_name(name)
-    channels, height, width = default_input_size(network)
-    params = sum(parameter.numel() for parameter in network.parameters())
-    macs = _macs(network, (channels, height, width))
     device = placement.device
+    with torch.device("meta"):  # sized before anything is allocated: no OOM killer on a host
+        shadow = model_by_name(name)
+    channels, height, width = default_input_size(shadow)
+    try:
+        check_fits(
+            estimate(shadow, (batch_size, channels, height, width)), device, name, batch_size
+        )
+    except ZooError as exc:
+        raise ZooError(str(exc).replace("train.batch_size", "--batch-size")) from None
+    macs = _macs(shadow, (channels, height, width))
+    network = model_by_name(name)
+    params = sum(parameter.numel() for parameter in network.parameters())
     network = network.to(device, memory_format=placement.memory_format)
     images = torch.rand(batch_size, channels, height, width, device=device)
     images = images.contiguous(memory_format=placement.memory_format)
@@ -170,6 +189,11 @@ def _measure(
     )
 
 
+def _out_of_memory(error: RuntimeError) -> bool:
+    """CUDA's ``OutOfMemoryError``, or the CPU allocator's refusal (a plain RuntimeError)."""
+    return isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in str(error)
+
+
 def _timed(step: Callable[[], Any], steps: int, warmup: int, device: torch.device) -> float:
     """Seconds per call of ``step`` over ``steps`` calls after ``warmup``, the device synced."""
     for _ in range(warmup):
@@ -194,17 +218,14 @@ def _free(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
-def _macs(network: nn.Module, input_size: tuple[int, int, int]) -> int | None:
-    """MACs per image, counted by :func:`zoo.inspect.summarize` on a copy of the spec built on
-    the meta device (nothing computed); None for networks without a spec."""
-    from zoo.architectures import build_network
+def _macs(shadow: nn.Module, input_size: tuple[int, int, int]) -> int | None:
+    """MACs per image, counted by :func:`zoo.inspect.summarize` on the network built on the
+    meta device (nothing computed); None for networks without a spec (timm's, torchvision's),
+    whose counts ``zoo summarize`` gives."""
     from zoo.inspect import summarize
 
-    spec = getattr(network, "spec", None)
-    if spec is None:
+    if getattr(shadow, "spec", None) is None:
         return None
-    with torch.device("meta"):
-        shadow = build_network(spec)
     return summarize(shadow, input_size, macs=True).macs
 
 
