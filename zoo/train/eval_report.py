@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from zoo.errors import ZooError
 from zoo.runs.files import write_text
 from zoo.train.checkpoint_eval import Evaluation, EvaluationSetup, prepare
+from zoo.train.objective import predict_logits
 
 SHOWN_MISTAKES = 16
 """Misclassified images in the grid, the most confident first."""
@@ -64,9 +65,12 @@ def write_report(
         "confusion": confusion.tolist(),
     }
     files = [out / name for name in REPORT_FILES]
-    write_text(files[0], json.dumps(report, indent=1, allow_nan=False) + "\n")
-    _confusion_picture(plt, confusion, classes, files[1])
-    _mistakes_picture(plt, mistakes, classes, files[2])
+    try:
+        write_text(files[0], json.dumps(report, indent=1, allow_nan=False) + "\n")
+        _confusion_picture(plt, confusion, classes, files[1])
+        _mistakes_picture(plt, mistakes, classes, files[2])
+    except OSError as exc:
+        raise ZooError(f"--report {out}: cannot write it ({exc.strerror or exc})") from None
     return evaluation, files
 
 
@@ -81,11 +85,7 @@ def _predictions(
     std = setup.normalizer.std.to(setup.placement.device)
     for images, labels in setup.loader:
         with setup.placement.autocast():
-            logits = setup.model(images).float()
-            if tta:
-                mirrored = setup.model(images.flip(3)).float()
-                logits = torch.logaddexp(logits.log_softmax(1), mirrored.log_softmax(1))
-                logits = logits - math.log(2)
+            logits = predict_logits(setup.model, images, tta)
         loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
         probabilities, predicted = logits.softmax(1).max(1)
         confusion += torch.bincount(

@@ -108,7 +108,7 @@ def train(
         lr_at = learning_rate(recipe.schedule, recipe.optim.lr, steps, config.epochs)
         plateau = Plateau.of(recipe.schedule, recipe.optim.lr)
         mix = mixing(recipe, splits.num_classes)  # seeds NumPy's generator; a resume restores it
-        scaler = LossScaler(placement)
+        scaler = LossScaler(placement)  # fp16 only: the other steps take no scaler at all
         state = TrainingState(
             model, optimizer, plateau, recipe, splits, normalizer, placement.device,
             scaler=scaler if scaler.enabled else None, ema=model_ema(model, config.ema_decay),
@@ -124,7 +124,7 @@ def train(
         mode = compile_mode(config, dist.enabled)
         if mode is not None:
             objective = torch.compile(objective, mode=mode)
-        accumulation = (config.accumulate_steps, network.no_sync if dist.enabled else None)
+        no_sync = network.no_sync if dist.enabled else None
         board = (
             cleanup.enter_context(writer(run_dir)) if config.tensorboard and dist.is_main else None
         )
@@ -151,8 +151,9 @@ def train(
                     if mix is not None and labels.shape[0] % 2 == 0:  # skipped bad files: odd
                         images, labels = mix(images, labels)
                     state.totals += train_step(
-                        objective, optimizer, placement, images, labels, *accumulation, scaler
-                    )
+                        objective, optimizer, placement, images, labels,
+                        accumulate=config.accumulate_steps, no_sync=no_sync, scaler=state.scaler,
+                    )  # fmt: skip
                     if state.ema is not None:  # the step counts for the EMA's warm-up
                         state.ema.update(model, step=epoch * steps + step + 1)
                     state.seen += labels.shape[0]
@@ -197,8 +198,8 @@ def train(
                     if images_trained
                     else None,  # resumed at the last step from an old checkpoint: nothing timed
                 }
-                if scaler.enabled:  # fp16: the run's steps skipped for overflowing gradients
-                    row["skipped_steps"] = scaler.skipped
+                if state.scaler is not None:  # fp16: the run's steps skipped for overflowing
+                    row["skipped_steps"] = state.scaler.skipped
                 winner, best_acc = "model", val_acc
                 if state.ema is not None:  # the average's own validation, beside the model's
                     loss_ema, acc_ema = distributed.from_main(

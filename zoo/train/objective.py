@@ -30,16 +30,22 @@ class Objective(nn.Module):
         self.network, self.label_smoothing, self.tta = network, label_smoothing, tta
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        logits = self.network(images).float()
-        if self.tta:  # log of the mean of the two softmaxes, without underflow to log(0)
-            mirrored = self.network(images.flip(3)).float()
-            both = torch.logaddexp(logits.log_softmax(1), mirrored.log_softmax(1))
-            logits = both - math.log(2)
+        logits = predict_logits(self.network, images, self.tta)
         soft = labels.is_floating_point()  # mixup's and cutmix's targets, already smoothed
         smoothing = self.label_smoothing if self.training and not soft else 0.0
         loss = F.cross_entropy(logits, labels, label_smoothing=smoothing)
         correct = (logits.argmax(1) == (labels.argmax(1) if soft else labels)).sum()
         return loss, torch.stack([loss.detach() * labels.shape[0], correct.float()])
+
+
+def predict_logits(network: nn.Module, images: torch.Tensor, tta: bool = False) -> torch.Tensor:
+    """The network's float32 logits; with ``tta``, the log of the mean of the image's and its
+    mirror's softmaxes (log-probabilities, without underflow to log(0))."""
+    logits = network(images).float()
+    if not tta:
+        return logits
+    mirrored = network(images.flip(3)).float()
+    return torch.logaddexp(logits.log_softmax(1), mirrored.log_softmax(1)) - math.log(2)
 
 
 class LossScaler:
